@@ -1,0 +1,1 @@
+"""Input sheets and URLs: parsing, validation, normalization and the video catalog."""

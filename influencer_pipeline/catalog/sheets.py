@@ -1,0 +1,357 @@
+"""Input sheets: read XLSX, CSV or Parquet into raw (url, score) rows, and parse score cells.
+
+``read_sheet`` keeps every cell as the raw object the file holds (nothing is coerced), finds the
+URL and score columns by name, and numbers rows as a spreadsheet shows them (header = row 1), so
+that a rejected row can be found again by the person who wrote the sheet.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import decimal
+import io
+import math
+import numbers
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from influencer_pipeline.catalog.urls import strip_invisible
+
+URL_COLUMN_NAMES: tuple[str, ...] = ("Video URL", "video_url", "url")
+SCORE_COLUMN_NAMES: tuple[str, ...] = ("Performance", "performance", "Performance Score", "score")
+SHEET_COLUMNS: tuple[str, ...] = ("source_sheet", "source_row", "raw_url", "raw_score")
+
+XLSX_EXTENSIONS = (".xlsx", ".xlsm")
+CSV_EXTENSIONS = (".csv", ".tsv")
+PARQUET_EXTENSIONS = (".parquet", ".pq")
+SUPPORTED_EXTENSIONS = XLSX_EXTENSIONS + CSV_EXTENSIONS + PARQUET_EXTENSIONS
+
+CSV_DELIMITERS = (",", ";", "\t")
+_SNIFF_BYTES = 64 * 1024
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_NON_FINITE_WORDS = frozenset(
+    {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+)
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
+_SPREADSHEET_ERRORS = frozenset(
+    {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!"}
+)
+
+_KEY_JUNK = re.compile(r"[\s_\-]+")
+
+
+class SheetError(ValueError):
+    """A sheet that is unusable as a whole; ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ScoreRejected(ValueError):  # noqa: N818  (name fixed by the catalog contract)
+    """A score cell that is not a finite number; ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- scores ------------------------------------------------------------------------------------
+
+
+def parse_score(raw: object) -> float:
+    """The score of a cell as a finite float; raises ScoreRejected (bools are not numbers)."""
+    if _is_blank(raw):
+        hint = "; a formula saved without its computed value also reads as empty"
+        raise ScoreRejected(
+            "missing_score", f"the score cell is empty ({_show(raw)}){hint if raw is None else ''}"
+        )
+    if isinstance(raw, bool | np.bool_):
+        raise ScoreRejected(
+            "non_numeric_score", f"the score {_show(raw)} is a boolean, not a number"
+        )
+    if isinstance(raw, str):
+        value = _parse_score_text(raw)
+    elif isinstance(raw, numbers.Real | decimal.Decimal):
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
+        except ValueError:  # decimal.Decimal("sNaN")
+            value = math.nan
+    else:
+        raise ScoreRejected(
+            "non_numeric_score",
+            f"the score {_show(raw)} is a {type(raw).__name__}, not a number",
+        )
+    if not math.isfinite(value):
+        raise ScoreRejected("non_finite_score", f"the score {_show(raw)} is not a finite number")
+    return value
+
+
+def _parse_score_text(raw: str) -> float:
+    """A score written as text: a plain decimal number with a point, optional exponent."""
+    text = strip_invisible(raw)
+    if _NUMBER.fullmatch(text):
+        return float(text)  # may overflow to inf: caught as non-finite by the caller
+    if text.lower() in _NON_FINITE_WORDS:
+        raise ScoreRejected("non_finite_score", f"the score {_show(raw)} is not a finite number")
+    if text.upper() in _SPREADSHEET_ERRORS:
+        raise ScoreRejected(
+            "non_numeric_score", f"the score {_show(raw)} is a spreadsheet error value"
+        )
+    if _DECIMAL_COMMA.fullmatch(text):
+        raise ScoreRejected(
+            "non_numeric_score",
+            f"the score {_show(raw)} uses a decimal comma; write it with a point",
+        )
+    raise ScoreRejected("non_numeric_score", f"the score {_show(raw)} is not a number")
+
+
+# --- cells and headers -------------------------------------------------------------------------
+
+
+def _show(value: object, limit: int = 120) -> str:
+    """A quoted, shortened rendering of a cell for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_blank(value: object) -> bool:
+    """A cell with no content: None, NaN, pandas NA, or only whitespace / invisible chars."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not strip_invisible(value)
+    # NaN is a value (rejected as non-finite), not an empty cell; pandas' NA/NaT are empty.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def column_key(name: object) -> str:
+    """Comparison key of a header cell: lowercase, without spaces, '_' or '-'."""
+    if name is None:
+        return ""
+    return _KEY_JUNK.sub("", strip_invisible(str(name))).lower()
+
+
+_URL_KEYS = frozenset(column_key(n) for n in URL_COLUMN_NAMES)
+_SCORE_KEYS = frozenset(column_key(n) for n in SCORE_COLUMN_NAMES)
+
+
+def _find_columns(header: Sequence[object], sheet: str) -> tuple[int, int]:
+    """Indexes of the URL and score columns in a header row; SheetError when absent/ambiguous."""
+    keys = [column_key(cell) for cell in header]
+    url_idx = [i for i, k in enumerate(keys) if k in _URL_KEYS]
+    score_idx = [i for i, k in enumerate(keys) if k in _SCORE_KEYS]
+    found = [cell for cell in header if not _is_blank(cell)]
+    for kind, idx in (("URL", url_idx), ("score", score_idx)):
+        if len(idx) > 1:
+            names = ", ".join(repr(header[i]) for i in idx)
+            raise SheetError(
+                "ambiguous_column",
+                f"{sheet}: several columns could hold the {kind}: {names}; keep exactly one",
+            )
+    missing = [
+        (kind, accepted)
+        for kind, idx, accepted in (
+            ("URL", url_idx, URL_COLUMN_NAMES),
+            ("score", score_idx, SCORE_COLUMN_NAMES),
+        )
+        if not idx
+    ]
+    if missing:
+        wanted = "; ".join(f"{kind} column: one of {list(accepted)}" for kind, accepted in missing)
+        raise SheetError(
+            "missing_column",
+            f"{sheet}: no {' or '.join(k for k, _ in missing)} column; found columns "
+            f"{[str(c) for c in found]}; accepted names (case, spaces, '_' and '-' ignored): "
+            f"{wanted}",
+        )
+    return url_idx[0], score_idx[0]
+
+
+def _rows_to_frame(
+    sheet: str, numbered_rows: Iterable[tuple[int, Sequence[object]]]
+) -> pd.DataFrame:
+    """The sheet's frame: header = first non-blank row, then every non-blank data row."""
+    rows = iter(numbered_rows)
+    header: Sequence[object] | None = None
+    for _, cells in rows:
+        if not all(_is_blank(c) for c in cells):
+            header = cells
+            break
+    if header is None:
+        raise SheetError("empty", f"{sheet}: the sheet has no header row (it is empty)")
+    url_i, score_i = _find_columns(header, sheet)
+    width = max(url_i, score_i) + 1
+    numbers_out: list[int] = []
+    urls: list[object] = []
+    scores: list[object] = []
+    for number, cells in rows:
+        if all(_is_blank(c) for c in cells):
+            continue
+        padded = cells if len(cells) >= width else [*cells, *([None] * (width - len(cells)))]
+        numbers_out.append(number)
+        urls.append(padded[url_i])
+        scores.append(padded[score_i])
+    return pd.DataFrame(
+        {
+            "source_sheet": pd.Series([sheet] * len(numbers_out), dtype=object),
+            "source_row": pd.Series(numbers_out, dtype="int64"),
+            "raw_url": pd.Series(urls, dtype=object),
+            "raw_score": pd.Series(scores, dtype=object),
+        }
+    )
+
+
+# --- formats -----------------------------------------------------------------------------------
+
+
+def _xlsx_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object]]]:
+    """(row number, cells) of the first worksheet; formulas give their cached value or None."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise SheetError("unreadable", f"{sheet}: not a readable XLSX workbook ({exc})") from exc
+    try:
+        if not workbook.worksheets:
+            raise SheetError("empty", f"{sheet}: the workbook has no worksheet")
+        worksheet = workbook.worksheets[0]
+        worksheet.reset_dimensions()  # some writers store a wrong "dimension": read every cell
+        try:
+            yield from enumerate(worksheet.iter_rows(values_only=True), start=1)
+        except SheetError:
+            raise
+        except Exception as exc:
+            raise SheetError(
+                "unreadable", f"{sheet}: the worksheet could not be read ({exc})"
+            ) from exc
+    finally:
+        workbook.close()
+
+
+def _decode_csv(data: bytes, sheet: str) -> str:
+    """Text of a CSV file: BOM-aware UTF-8/UTF-16, then strict UTF-8, then cp1252."""
+    boms = (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    )
+    for bom, encoding in boms:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SheetError(
+                    "unreadable",
+                    f"{sheet}: starts with a {encoding} byte-order mark but is not"
+                    f" valid {encoding} ({exc})",
+                ) from exc
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SheetError("unreadable", f"{sheet}: the text is neither UTF-8, UTF-16 nor cp1252")
+
+
+def _first_record(text: str, delimiter: str) -> list[str]:
+    """The first non-blank record of ``text`` parsed with ``delimiter`` (empty when none)."""
+    sample = io.StringIO(text[:_SNIFF_BYTES], newline="")
+    try:
+        for record in csv.reader(sample, delimiter=delimiter):
+            if not all(_is_blank(c) for c in record):
+                return record
+    except csv.Error:
+        return []
+    return []
+
+
+def _choose_delimiter(text: str) -> str:
+    """The delimiter (, ; or tab) whose header has most known columns; the sniffer breaks ties."""
+    try:
+        sniffed = csv.Sniffer().sniff(text[:_SNIFF_BYTES], delimiters="".join(CSV_DELIMITERS))
+        preferred = sniffed.delimiter
+    except csv.Error:
+        preferred = ","
+    order = [preferred, *(d for d in CSV_DELIMITERS if d != preferred)]
+
+    def recognized(delimiter: str) -> int:
+        keys = {column_key(c) for c in _first_record(text, delimiter)}
+        return int(bool(keys & _URL_KEYS)) + int(bool(keys & _SCORE_KEYS))
+
+    return max(order, key=recognized)  # max keeps the first of equals: the sniffed one
+
+
+def _csv_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object]]]:
+    """(record number, cells) of a CSV file; cells stay text exactly as written."""
+    text = _decode_csv(path.read_bytes(), sheet)
+    if "\x00" in text:
+        raise SheetError(
+            "unreadable", f"{sheet}: contains NUL characters (a binary file, or UTF-16 without BOM)"
+        )
+    delimiter = _choose_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        yield from enumerate(reader, start=1)
+    except csv.Error as exc:
+        raise SheetError("unreadable", f"{sheet}: malformed CSV ({exc})") from exc
+
+
+def _parquet_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object]]]:
+    """(row number, cells) of a Parquet file: column names are row 1, data from row 2."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise SheetError("unreadable", f"{sheet}: not a readable Parquet file ({exc})") from exc
+    if table.num_columns == 0:
+        raise SheetError("empty", f"{sheet}: the Parquet file has no columns")
+    yield 1, list(table.column_names)
+    columns = [column.to_pylist() for column in table.columns]
+    for offset, cells in enumerate(zip(*columns, strict=True)):
+        yield offset + 2, cells
+
+
+def read_sheet(path: Path) -> pd.DataFrame:
+    """Raw rows of a sheet: source_sheet, source_row (header = 1), raw_url, raw_score."""
+    path = Path(path)
+    sheet = path.name
+    if not path.exists():
+        raise SheetError("file_not_found", f"{path}: the sheet does not exist")
+    if not path.is_file():
+        raise SheetError("file_not_found", f"{path}: is not a file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise SheetError(
+            "unsupported_format",
+            f"{sheet}: unsupported file type {suffix or '(none)'!r}; use one of "
+            f"{list(SUPPORTED_EXTENSIONS)}",
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SheetError("unreadable", f"{path}: cannot be read ({exc})") from exc
+    if size == 0:
+        raise SheetError("empty", f"{sheet}: the file is empty (0 bytes)")
+    if suffix in XLSX_EXTENSIONS:
+        rows = _xlsx_rows(path, sheet)
+    elif suffix in CSV_EXTENSIONS:
+        rows = _csv_rows(path, sheet)
+    else:
+        rows = _parquet_rows(path, sheet)
+    try:
+        return _rows_to_frame(sheet, rows)
+    except OSError as exc:
+        raise SheetError("unreadable", f"{path}: cannot be read ({exc})") from exc

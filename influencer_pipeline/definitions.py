@@ -1,0 +1,25 @@
+"""The Dagster code location: every asset, check, job, sensor and resource of the pipeline."""
+
+import dagster as dg
+
+from influencer_pipeline.defs.catalog import assets as catalog_assets
+from influencer_pipeline.defs.faces import assets as faces_assets
+from influencer_pipeline.defs.identities import assets as identities_assets
+from influencer_pipeline.defs.io_managers import ParquetLakeIOManagerFactory
+from influencer_pipeline.defs.jobs import JOBS
+from influencer_pipeline.defs.media import assets as media_assets
+from influencer_pipeline.defs.outro import assets as outro_assets
+from influencer_pipeline.defs.resources import FaceModels, LakeResource, VideoFetcher
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules(
+        [catalog_assets, media_assets, faces_assets, outro_assets, identities_assets]
+    ),
+    jobs=JOBS,
+    resources={
+        "io_manager": ParquetLakeIOManagerFactory(),
+        "lake": LakeResource(),
+        "fetcher": VideoFetcher(),
+        "face_models": FaceModels(),
+    },
+)

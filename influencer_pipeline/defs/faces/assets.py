@@ -1,0 +1,102 @@
+"""Face assets: every detected face of a video and the video's dominant face."""
+
+import dagster as dg
+import pandas as pd
+
+from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
+from influencer_pipeline.defs.per_video import process_videos
+from influencer_pipeline.defs.resources import FaceModels
+from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant, video_faces_row
+from influencer_pipeline.faces.records import FACE_ROLES, face_rows
+from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, VIDEO_FACES
+
+FACES = {"group_name": "faces", "owners": ["team:data-platform"], "kinds": {"pytorch", "parquet"}}
+FRAME_COLUMNS = ["video_id", "frame_index", "role", "timestamp_s", "image", "is_blank"]
+
+
+@dg.asset(
+    partitions_def=VIDEOS,
+    backfill_policy=PER_VIDEO_BACKFILL,
+    metadata=PER_VIDEO_METADATA,
+    ins={"video_frames": dg.AssetIn(metadata={"columns": FRAME_COLUMNS})},
+    **FACES,
+)
+def face_embeddings(
+    context: dg.AssetExecutionContext, video_frames: pd.DataFrame, face_models: FaceModels
+) -> pd.DataFrame:
+    """One row per detected face: frame, box, detector score, quality gates, embedding."""
+    frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
+    detector, embedder = face_models.detector, face_models.face_embedder
+
+    def detect(key: str) -> pd.DataFrame:
+        faces = face_rows(key, frames_by_video[key], detector, embedder, face_models.batch_size)
+        context.add_asset_metadata(
+            {"faces": len(faces), "faces_passing_quality": int(faces["passes_quality"].sum())},
+            partition_key=key,
+        )
+        return faces
+
+    keys = [k for k in context.partition_keys if k in frames_by_video]
+    df = process_videos(context, keys, detect, FACE_EMBEDDINGS, label="faces detected")
+    context.add_output_metadata(
+        {
+            "embedder": f"{embedder.name} ({embedder.version})",
+            "detector": detector.version,
+            "faces_passing_quality": int(df["passes_quality"].sum()),
+            "quality_flags": dg.MetadataValue.json(
+                df["quality_flags"]
+                .str.split(",")
+                .explode()
+                .value_counts()
+                .drop("", errors="ignore")
+                .to_dict()
+            ),
+        }
+    )
+    return df
+
+
+@dg.asset(
+    partitions_def=VIDEOS,
+    backfill_policy=PER_VIDEO_BACKFILL,
+    metadata=PER_VIDEO_METADATA,
+    ins={
+        "face_embeddings": dg.AssetIn(),
+        "video_frames": dg.AssetIn(metadata={"columns": ["video_id", "role", "is_blank"]}),
+    },
+    **FACES,
+)
+def video_faces(
+    context: dg.AssetExecutionContext,
+    face_embeddings: pd.DataFrame,
+    video_frames: pd.DataFrame,
+    face_models: FaceModels,
+) -> pd.DataFrame:
+    """One row per video: its dominant face (mean embedding of its track, share of frames) or none.
+
+    The share counts every non-blank sampled frame that was searched for faces (FACE_ROLES).
+    """
+    searched = video_frames[video_frames["role"].isin(FACE_ROLES) & ~video_frames["is_blank"]]
+    n_searched = searched.groupby("video_id").size()
+    faces_by_video = dict(tuple(face_embeddings.groupby("video_id", sort=False)))
+    empty_faces = FACE_EMBEDDINGS.empty_table().to_pandas()
+    embedder = face_models.face_embedder
+    config = DominanceConfig()
+
+    def decide(key: str) -> pd.DataFrame:
+        faces = faces_by_video.get(key, empty_faces)
+        frames = int(n_searched.get(key, 0))
+        dominant = choose_dominant(faces, frames, config)
+        row = video_faces_row(key, dominant, frames, embedder.name, embedder.version)
+        context.add_asset_metadata({"decision": row["decision"]}, partition_key=key)
+        return pd.DataFrame([row], columns=VIDEO_FACES.names)
+
+    keys = [k for k in context.partition_keys if k in set(video_frames["video_id"])]
+    df = process_videos(context, keys, decide, VIDEO_FACES, label="dominant face chosen")
+    context.add_output_metadata(
+        {
+            "videos_with_dominant_face": int(df["has_dominant_face"].sum()),
+            "faceless_videos": int((~df["has_dominant_face"]).sum()),
+        }
+    )
+    return df

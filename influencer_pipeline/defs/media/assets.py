@@ -1,0 +1,211 @@
+"""Media assets: each video's file and sampled frames, and the groups of re-uploaded videos."""
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from influencer_pipeline.defs.metadata import markdown_table
+from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
+from influencer_pipeline.defs.per_video import process_videos, progress_logger
+from influencer_pipeline.defs.resources import LakeResource, VideoFetcher
+from influencer_pipeline.lake_schema import VIDEO_FILES, VIDEO_FRAMES
+from influencer_pipeline.media.blobs import BlobStore
+from influencer_pipeline.media.dedup import DedupConfig, find_duplicate_groups
+from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
+from influencer_pipeline.media.video_file import ProbeLimits, failed_row, fetch_video
+from influencer_pipeline.parallel import map_isolated
+
+MEDIA = {"group_name": "media", "owners": ["team:data-platform"]}
+FILE_COLUMNS = ["video_id", "status", "error", "local_path", "duration_s", "fps", "width", "height"]
+
+
+class FilesConfig(dg.Config):
+    """Limits applied while probing each video."""
+
+    max_pixels: int = Field(default=4096 * 4096, description="Refuse larger frames (bomb guard).")
+    max_duration_s: float = Field(default=3600.0, description="Refuse longer videos.")
+
+
+@dg.asset(
+    partitions_def=VIDEOS,
+    backfill_policy=PER_VIDEO_BACKFILL,
+    metadata=PER_VIDEO_METADATA,
+    kinds={"python", "parquet"},
+    ins={
+        "video_catalog": dg.AssetIn(
+            metadata={"columns": ["video_id", "video_url", "source_sheets"]}
+        )
+    },
+    **MEDIA,
+)
+def video_files(
+    context: dg.AssetExecutionContext,
+    config: FilesConfig,
+    video_catalog: pd.DataFrame,
+    fetcher: VideoFetcher,
+    lake: LakeResource,
+) -> pd.DataFrame:
+    """One row per video: content hash, bytes, container, codec, duration, fps, size, status."""
+    keys = list(context.partition_keys)
+    catalog = video_catalog.set_index("video_id")
+    sheet_dirs = sorted(
+        {Path(s).parent for sheets in video_catalog["source_sheets"] for s in sheets}
+    )
+    policy = fetcher.policy(default_roots=sheet_dirs)
+    store = BlobStore(lake.local_path())
+    limits = ProbeLimits(max_pixels=config.max_pixels, max_duration_s=config.max_duration_s)
+
+    def fetch(key: str) -> dict[str, Any]:
+        if key not in catalog.index:
+            return failed_row(
+                key,
+                "",
+                "not_in_catalog",
+                "this partition's video is no longer in the catalog (its sheet row was removed)",
+            )
+        return fetch_video(key, catalog.at[key, "video_url"], store, policy, limits)
+
+    def crashed(key: str, exc: BaseException) -> dict[str, Any]:
+        url = catalog.at[key, "video_url"] if key in catalog.index else ""
+        return failed_row(key, url, "internal", f"unexpected {type(exc).__name__}: {exc}")
+
+    rows = map_isolated(
+        fetch, keys, crashed, fetcher.max_workers, progress_logger(context, len(keys), "fetched")
+    )
+    for row in rows:
+        context.add_asset_metadata(
+            {"status": row["status"], "error": row["error"] or "", "bytes": row["bytes"] or 0},
+            partition_key=row["video_id"],
+        )
+    df = pd.DataFrame(rows, columns=VIDEO_FILES.names)
+    failed = df[df["status"] == "failed"]
+    context.add_output_metadata(
+        {
+            "ok": int((df["status"] == "ok").sum()),
+            "failed": len(failed),
+            "errors": dg.MetadataValue.json(failed["error_code"].value_counts().to_dict()),
+        }
+    )
+    return df
+
+
+class FramesConfig(dg.Config):
+    """How frames are sampled from each video (see SamplingConfig)."""
+
+    body_fps: float = Field(default=SamplingConfig.body_fps, description="Body frames per second.")
+    min_body_frames: int = Field(
+        default=SamplingConfig.min_body_frames,
+        description="Short videos are sampled more densely to get these.",
+    )
+    max_body_frames: int = Field(default=SamplingConfig.max_body_frames)
+    outro_seconds: float = Field(
+        default=SamplingConfig.outro_seconds, description="The outro is the last N seconds."
+    )
+    outro_fps: float = Field(default=SamplingConfig.outro_fps)
+    max_side: int = Field(
+        default=SamplingConfig.max_side,
+        description="Downscale so the longest side is at most this.",
+    )
+    jpeg_quality: int = Field(default=SamplingConfig.jpeg_quality)
+    max_workers: int = Field(default=2, description="Videos decoded concurrently.")
+
+    def sampling(self) -> SamplingConfig:
+        """The pure-logic sampling configuration."""
+        names = {f.name for f in dataclasses.fields(SamplingConfig)}
+        return SamplingConfig(**{k: v for k, v in self.model_dump().items() if k in names})
+
+
+@dg.asset(
+    partitions_def=VIDEOS,
+    backfill_policy=PER_VIDEO_BACKFILL,
+    metadata=PER_VIDEO_METADATA,
+    kinds={"python", "parquet"},
+    ins={"video_files": dg.AssetIn(metadata={"columns": FILE_COLUMNS})},
+    **MEDIA,
+)
+def video_frames(
+    context: dg.AssetExecutionContext, config: FramesConfig, video_files: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per sampled frame: timestamp, role (body or outro), JPEG image, perceptual hashes."""
+    sampling = config.sampling()
+    files = video_files.set_index("video_id")
+    keys = [k for k in context.partition_keys if k in files.index]
+    ok = [k for k in keys if files.at[k, "status"] == "ok"]
+
+    def extract(key: str) -> pd.DataFrame:
+        result = sample_frames(Path(files.at[key, "local_path"]), sampling)
+        table = frames_table(key, result, sampling)
+        context.add_asset_metadata(
+            {
+                "frames": len(table),
+                "frames_decoded": result.frames_decoded,
+                "decode_seconds": round(result.decode_seconds, 3),
+            },
+            partition_key=key,
+        )
+        return table
+
+    df = process_videos(
+        context, ok, extract, VIDEO_FRAMES, label="decoded", max_workers=config.max_workers
+    )
+    context.add_output_metadata(
+        {
+            "videos_with_frames": int(df["video_id"].nunique()),
+            "videos_skipped_failed_files": len(keys) - len(ok),
+            "blank_frames": int(df["is_blank"].sum()),
+        }
+    )
+    return df
+
+
+@dg.asset(
+    kinds={"python", "parquet"},
+    ins={
+        "video_catalog": dg.AssetIn(metadata={"columns": ["video_id"]}),
+        "video_files": dg.AssetIn(
+            metadata={
+                "columns": ["video_id", "status", "sha256", "width", "height", "duration_s"],
+                "allow_missing_partitions": True,
+            }
+        ),
+        "video_frames": dg.AssetIn(
+            metadata={
+                "columns": ["video_id", "role", "timestamp_s", "phash", "dhash", "is_blank"],
+                "allow_missing_partitions": True,
+            }
+        ),
+    },
+    **MEDIA,
+)
+def duplicate_groups(
+    context: dg.AssetExecutionContext,
+    video_catalog: pd.DataFrame,
+    video_files: pd.DataFrame,
+    video_frames: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per fetched video: its re-upload group (exact or near copy) and the canonical one."""
+    current = set(video_catalog["video_id"])
+    config = DedupConfig()
+    groups = find_duplicate_groups(
+        video_files[video_files["video_id"].isin(current)],
+        video_frames[video_frames["video_id"].isin(current)],
+        config,
+    )
+    multi = groups[groups["group_size"] > 1]
+    context.add_output_metadata(
+        {
+            "groups_with_reuploads": int(multi["group_id"].nunique()),
+            "reuploads": int((~multi["is_canonical"]).sum()),
+            "exact": int((multi["match_type"] == "exact").sum()),
+            "near": int((multi["match_type"] == "near").sum()),
+            "thresholds": dg.MetadataValue.json(dataclasses.asdict(config)),
+            "groups": dg.MetadataValue.md(
+                markdown_table(multi.sort_values(["group_id", "is_canonical"]), rows=30)
+            ),
+        }
+    )
+    return groups

@@ -1,0 +1,99 @@
+"""Materialization metadata shared by every asset: row count, column schema, markdown preview."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+PREVIEW_ROWS = 5
+MAX_CELL_CHARS = 60
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value):,} bytes>"
+    if isinstance(value, np.ndarray | list | tuple):
+        items = list(value)
+        if len(items) > 4:
+            return f"[{len(items)} values]"
+        return ", ".join(_cell(item) for item in items)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
+
+
+def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+    """A markdown preview of the first ``rows`` rows; binary and list cells are summarized."""
+    head = df.head(rows)
+    header = "| " + " | ".join(str(c) for c in head.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in head.columns) + " |"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in head.itertuples(index=False)]
+    more = [f"\n_{len(df) - rows:,} more rows_"] if len(df) > rows else []
+    return "\n".join([header, rule, *body, *more])
+
+
+def table_schema(schema: pa.Schema) -> dg.TableSchema:
+    """The Dagster column schema of an Arrow schema."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=field.name,
+                type=str(field.type),
+                constraints=dg.TableColumnConstraints(nullable=field.nullable),
+            )
+            for field in schema
+        ]
+    )
+
+
+def table_metadata(df: pd.DataFrame, schema: pa.Schema | None) -> dict[str, dg.MetadataValue]:
+    """Row count, column schema and a markdown preview for a materialized table."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "dagster/row_count": dg.MetadataValue.int(len(df)),
+        "preview": dg.MetadataValue.md(markdown_table(df)),
+    }
+    if schema is None:
+        schema = pa.Schema.from_pandas(df, preserve_index=False)
+    metadata["dagster/column_schema"] = dg.MetadataValue.table_schema(table_schema(schema))
+    return metadata
+
+
+def image_markdown(images: Sequence[tuple[str, bytes | None]], width: int | None = 96) -> str:
+    """Inline JPEG thumbnails with captions as markdown (shown in the asset's metadata panel)."""
+    cells = []
+    size = f' width="{width}"' if width else ""
+    for caption, data in images:
+        if not data:
+            continue
+        encoded = base64.b64encode(data).decode("ascii")
+        cells.append(
+            f'<figure style="display:inline-block;margin:2px"><img{size} '
+            f'src="data:image/jpeg;base64,{encoded}"/><figcaption>{caption}</figcaption></figure>'
+        )
+    return "".join(cells) if cells else "_no images_"
+
+
+def montage_jpeg(images: Sequence[bytes], tile: int = 64, columns: int = 8) -> bytes:
+    """A single JPEG grid of thumbnails (compact enough to embed in metadata)."""
+    from PIL import Image
+
+    tiles = [Image.open(io.BytesIO(data)).convert("RGB") for data in images if data]
+    if not tiles:
+        return b""
+    rows = (len(tiles) + columns - 1) // columns
+    canvas = Image.new("RGB", (tile * min(columns, len(tiles)), tile * rows), "white")
+    for i, img in enumerate(tiles):
+        img.thumbnail((tile, tile))
+        canvas.paste(img, ((i % columns) * tile, (i // columns) * tile))
+    out = io.BytesIO()
+    canvas.save(out, format="JPEG", quality=80)
+    return out.getvalue()

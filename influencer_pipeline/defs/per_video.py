@@ -1,0 +1,48 @@
+"""Run a stage over the videos of a partition range, each video's failure isolated from the rest."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from influencer_pipeline.lake_schema import to_arrow
+from influencer_pipeline.parallel import map_isolated
+
+
+def progress_logger(context: dg.AssetExecutionContext, total: int, label: str):
+    """A callback that logs ``label: n/total videos`` about ten times over a run."""
+    state = {"done": 0}
+    step = max(1, total // 10)
+
+    def on_done(_item: object, _result: object) -> None:
+        state["done"] += 1
+        if state["done"] % step == 0 or state["done"] == total:
+            context.log.info(f"{label}: {state['done']}/{total} videos")
+
+    return on_done
+
+
+def process_videos(
+    context: dg.AssetExecutionContext,
+    keys: list[str],
+    stage: Callable[[str], pd.DataFrame],
+    schema: pa.Schema,
+    *,
+    label: str,
+    max_workers: int = 1,
+) -> pd.DataFrame:
+    """Concatenate ``stage(key)`` over ``keys``; a video whose stage raises gets no rows, a warning
+    and an ``error`` entry in its partition's materialization metadata, and the others go on."""
+
+    def failed(key: str, exc: BaseException) -> pd.DataFrame:
+        message = f"{type(exc).__name__}: {exc}"
+        context.log.warning(f"{key}: {label} failed: {message}")
+        context.add_asset_metadata({"error": message}, partition_key=key)
+        return schema.empty_table().to_pandas()
+
+    tables = map_isolated(
+        stage, keys, failed, max_workers, progress_logger(context, len(keys), label)
+    )
+    typed = [to_arrow(t, schema) for t in tables if len(t)]
+    return pa.concat_tables(typed).to_pandas() if typed else schema.empty_table().to_pandas()

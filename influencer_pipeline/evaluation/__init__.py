@@ -1,0 +1,1 @@
+"""Evaluation of predicted influencer assignments against a truth file."""

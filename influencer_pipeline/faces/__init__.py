@@ -1,0 +1,1 @@
+"""Faces: detection, quality gates, embeddings and the dominant face of a video."""

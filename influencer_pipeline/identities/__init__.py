@@ -1,0 +1,1 @@
+"""Identities: clustering dominant faces into influencers with stable ids."""

@@ -1,0 +1,1 @@
+"""Video files and frames: fetching, probing, sampling, perceptual hashes, re-upload groups."""

@@ -1,0 +1,480 @@
+"""Sample a video's frames by seeking, and turn them into ``video_frames`` rows.
+
+Sampling (``sample_frames``)
+- A keyframe index is built by demuxing the video stream's packets without decoding them
+  (``packet.is_keyframe`` / ``packet.pts``); it also gives the first and last presentation time.
+- Targets: *body* every ``1 / body_fps`` s over ``[0, outro_start)``, spread evenly over that span
+  instead when that would give more than ``max_body_frames`` or fewer than ``min_body_frames``
+  (a 6 s clip at 1 fps has only 3 body frames: too few to tell a presenter from a side
+  character, so short clips are sampled more densely); *outro* every ``1 / outro_fps`` s counted
+  back from the last frame down to ``outro_start``, so the last outro frame is the last decodable
+  frame.
+  ``outro_start = max(duration - outro_seconds, duration / 2)``: the outro is the last
+  ``outro_seconds`` but never more than the second half, so a clip shorter than two outro lengths
+  still has body frames (a 4 s clip: body [0, 2), outro [2, 4]).
+- For each target the decoder seeks to the keyframe at or before it and decodes forward to the first
+  frame whose pts >= target (the last decodable frame when the target is past the end). When the
+  next target's keyframe is not after the last decoded frame, decoding simply continues: no re-seek
+  inside a GOP.
+- A frame is kept once even if two targets land on it, and its role follows its own timestamp
+  (``outro`` when ``timestamp_s >= outro_start``), so no timestamp ever appears with two roles.
+- Timestamps are seconds from the first frame (the stream's first pts is 0 s), even when the
+  stream starts later than the container (edit lists, audio priming).
+- Images are converted to RGB and downscaled in swscale (area filter) so the longest side is at
+  most ``max_side`` (never upscaled; non-square pixels are corrected), then turned upright with the
+  display matrix (the turn ffmpeg's autorotate makes; odd angles snap to quarter turns).
+- Packets the decoder rejects are skipped and counted (``corrupt_packets``); when not a single
+  frame decodes, ``MediaError("corrupt")`` is raised.
+
+Blank frames (``classify_blank``) are judged on a 64 x 64 area-averaged copy, so sensor noise and
+JPEG ringing average out:
+- ``"black"``: the 99th percentile of luma is <= ``BLACK_LUMA_P99`` (40): a black frame, dark noise,
+  or the last steps of a fade to black, where nothing is brighter than dark grey.
+- ``"uniform"``: fewer than ``UNIFORM_MAX_OUTLIER_SHARE`` (1 %) of the cells differ from the
+  frame's median colour by more than ``UNIFORM_DELTA`` (24 levels in any channel): one colour,
+  any brightness.
+Measured (``blank_stats``): the real white brand outro cards (shared/real_frames ad_01/010, 011,
+ad_07/024, 025) have 4.2 %, 7.4 %, 7.2 % and 9.0 % outlier cells and luma p99 254-255, so they are
+not blank; synthetic cards with a 40-60 px logo and one line of text on 360 x 640 have 2.2-2.5 %.
+All 52 real ad frames and 104 frames sampled from shared/videos have >= 4.2 % and p99 >= 105.
+Blank: black (p99 0), near-black + noise sd 4-16 (p99 13-17), mid-grey + noise sd 0-16 (0 %
+outliers), a fade of a real frame to 15 % brightness (p99 35) or less; a fade at 20 % (p99 46,
+13 % outliers) still shows its content and is kept.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from influencer_pipeline.lake_schema import VIDEO_FRAMES
+from influencer_pipeline.media.errors import MediaError
+from influencer_pipeline.media.phash import check_rgb, hash_image
+
+BLACK_LUMA_P99 = 40.0  # 0-255 luma: a frame whose bright end is this dark is black
+UNIFORM_DELTA = 24  # levels (any RGB channel) that make a cell differ from the median colour
+UNIFORM_MAX_OUTLIER_SHARE = 0.01  # below this share of differing cells a frame is one colour
+BLANK_GRID = 64  # side of the area-averaged copy the blank rule looks at
+
+ROLE_BODY = "body"
+ROLE_OUTRO = "outro"
+
+
+class SamplingConfigError(ValueError):
+    """A SamplingConfig field out of range (``code`` = "bad_sampling_config")."""
+
+    code = "bad_sampling_config"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Which frames to take and how to store them."""
+
+    body_fps: float = 1.0
+    min_body_frames: int = 12
+    max_body_frames: int = 48
+    outro_seconds: float = 3.0
+    outro_fps: float = 2.0
+    max_side: int = 640
+    jpeg_quality: int = 85
+
+    def __post_init__(self) -> None:
+        if not (self.body_fps > 0 and self.outro_fps > 0):
+            raise SamplingConfigError(
+                f"body_fps and outro_fps must be positive, got {self.body_fps}, {self.outro_fps}"
+            )
+        if not 1 <= self.min_body_frames <= self.max_body_frames or self.max_side < 16:
+            raise SamplingConfigError(
+                f"need 1 <= min_body_frames <= max_body_frames and max_side >= 16, got "
+                f"{self.min_body_frames}, {self.max_body_frames}, {self.max_side}"
+            )
+        if not self.outro_seconds >= 0:
+            raise SamplingConfigError(f"outro_seconds must be >= 0, got {self.outro_seconds}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise SamplingConfigError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """One sampled frame: its role, presentation time and upright, downscaled RGB pixels."""
+
+    role: str
+    timestamp_s: float
+    rgb: np.ndarray = field(repr=False)
+
+
+@dataclass
+class SampleResult:
+    """The sampled frames in time order plus what it cost to get them."""
+
+    frames: list[SampledFrame]
+    frames_decoded: int
+    seeks: int
+    duration_s: float
+    decode_seconds: float
+    outro_start_s: float
+    packets: int = 0
+    keyframes: int = 0
+    corrupt_packets: int = 0
+    rotation: int = 0
+
+
+@dataclass
+class _StreamIndex:
+    keyframes: list[int]  # sorted pts of keyframe packets
+    seek_to: list[int]  # per keyframe: the timestamp to seek to (its dts when known, else pts)
+    first_pts: int
+    last_pts: int
+    end_pts: int  # last pts + its duration
+    packets: int
+    corrupt: int
+
+
+@dataclass
+class _Counters:
+    decoded: int = 0
+    seeks: int = 0
+    corrupt: int = 0
+
+
+def _index_stream(
+    container: av.container.InputContainer, stream: av.video.VideoStream
+) -> _StreamIndex:
+    """Demux (no decoding) the video stream once to find keyframes and the time span."""
+    keys: list[tuple[int, int]] = []  # (pts, dts) of keyframe packets
+    pts_min: int | None = None
+    last_pts: int | None = None
+    end_pts: int | None = None
+    packets = corrupt = 0
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    default_duration = max(1, round(1 / (rate * stream.time_base))) if stream.time_base else 1
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.pts is None:
+                continue
+            if packet.is_discard:
+                continue
+            packets += 1
+            if packet.is_corrupt:
+                corrupt += 1
+            pts = int(packet.pts)
+            if packet.is_keyframe:
+                keys.append((pts, int(packet.dts) if packet.dts is not None else pts))
+            pts_min = pts if pts_min is None else min(pts_min, pts)
+            if last_pts is None or pts > last_pts:
+                last_pts = pts
+                end_pts = pts + (int(packet.duration) if packet.duration else default_duration)
+    except av.FFmpegError:
+        corrupt += 1  # the rest of the file cannot be demuxed: index what was readable
+    if pts_min is None or last_pts is None or end_pts is None:
+        raise MediaError("corrupt", "the video stream has no readable packets")
+    keys.sort()
+    if not keys or keys[0][0] > pts_min:
+        # the stream does not start with a keyframe: let the first seek go to the very start
+        keys.insert(0, (pts_min, pts_min - (end_pts - pts_min)))
+    return _StreamIndex(
+        [k[0] for k in keys], [k[1] for k in keys], pts_min, last_pts, end_pts, packets, corrupt
+    )
+
+
+def _targets(duration: float, last_t: float, config: SamplingConfig) -> tuple[float, list[float]]:
+    """Target times (seconds from the first frame) and the outro start."""
+    outro_start = max(duration - config.outro_seconds, duration / 2.0)
+    eps = 1e-9
+    n_body = math.ceil(outro_start * config.body_fps - eps) if outro_start > 0 else 0
+    n_spread = min(max(n_body, config.min_body_frames), config.max_body_frames)
+    if outro_start <= 0:
+        body = []
+    elif n_spread != n_body:
+        step = outro_start / n_spread
+        body = [i * step for i in range(n_spread)]
+    else:
+        body = [i / config.body_fps for i in range(n_body)]
+    outro: list[float] = []
+    t = last_t
+    k = 0
+    while t >= outro_start - eps:
+        outro.append(t)
+        k += 1
+        t = last_t - k / config.outro_fps
+    return outro_start, sorted(body + outro)
+
+
+def _decoded_frames(
+    container: av.container.InputContainer, stream: av.video.VideoStream, counters: _Counters
+) -> Iterator[av.VideoFrame]:
+    """Frames decoded from the container's current position, skipping packets that fail."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            counters.corrupt += 1
+            continue
+        for frame in frames:
+            if frame.pts is None:
+                continue
+            counters.decoded += 1
+            yield frame
+
+
+def _seek(
+    container: av.container.InputContainer,
+    stream: av.video.VideoStream,
+    index: _StreamIndex,
+    target: int,
+    counters: _Counters,
+) -> Iterator[av.VideoFrame]:
+    """Seek to the keyframe at or before ``target`` and decode from there.
+
+    Demuxers differ in the timestamp they seek by (MP4 and Matroska: pts, MPEG-TS: dts), so when
+    the first frame after seeking to the keyframe's pts lies past the target, the keyframe's dts
+    is tried, then earlier keyframes, then the very start.
+    """
+    pos = max(bisect.bisect_right(index.keyframes, target) - 1, 0)
+    attempts = [index.keyframes[pos], index.seek_to[pos]]
+    attempts += [index.seek_to[p] for p in range(pos - 1, -1, -1)]
+    attempts.append(index.first_pts - (index.end_pts - index.first_pts))
+    tried: set[int] = set()
+    empty_tries = 0
+    for seek_ts in attempts:
+        if seek_ts in tried:
+            continue
+        tried.add(seek_ts)
+        container.seek(seek_ts, stream=stream, backward=True, any_frame=False)
+        counters.seeks += 1
+        frames = _decoded_frames(container, stream, counters)
+        first = next(frames, None)
+        if first is not None and first.pts <= target:
+            return _prepend(first, frames)
+        frames.close()
+        empty_tries = empty_tries + 1 if first is None else 0
+        if empty_tries == 2:
+            break  # twice nothing decodes from there to the end: the file is broken past it
+    # decode from the very start (the target is past the last decodable frame, or seeking is off)
+    container.seek(attempts[-1], stream=stream, backward=True, any_frame=False)
+    counters.seeks += 1
+    return _decoded_frames(container, stream, counters)
+
+
+def _prepend(first: av.VideoFrame | None, rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _seek_decode(
+    container: av.container.InputContainer,
+    stream: av.video.VideoStream,
+    index: _StreamIndex,
+    targets_pts: list[int],
+    counters: _Counters,
+) -> Iterator[av.VideoFrame]:
+    """For each target pts, yield the first decodable frame at or after it (or the last frame).
+
+    A frame that serves several targets is yielded once per target; callers drop repeats."""
+    frames: Iterator[av.VideoFrame] | None = None
+    last: av.VideoFrame | None = None
+    exhausted = False
+    for target in targets_pts:
+        if exhausted or (last is not None and last.pts >= target):
+            # past the last decodable frame, or already there: reuse it
+            if last is not None:
+                yield last
+            continue
+        pos = bisect.bisect_right(index.keyframes, target) - 1
+        key = index.keyframes[max(pos, 0)]
+        if frames is None or (last is not None and key > last.pts):
+            # a keyframe lies between the decoder's position and the target: jump to it
+            if frames is not None:
+                frames.close()
+            frames = _seek(container, stream, index, target, counters)
+        for frame in frames:
+            last = frame
+            if frame.pts >= target:
+                break
+        else:
+            exhausted = True  # end of stream: this and later targets get the last frame
+        if last is not None:
+            yield last
+    if frames is not None:
+        frames.close()
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    angle = getattr(frame, "rotation", 0) or 0  # display matrix angle, counter-clockwise
+    return 0 if math.isnan(angle) else round(angle)
+
+
+def _display_size(frame: av.VideoFrame, sar: Fraction | None) -> tuple[int, int]:
+    width, height = frame.width, frame.height
+    if sar and sar > 0 and sar != 1:
+        width = max(1, round(width * sar))
+    return width, height
+
+
+def _to_rgb(frame: av.VideoFrame, max_side: int, sar: Fraction | None) -> np.ndarray:
+    """Downscale (never upscale) to fit ``max_side``, convert to RGB and rotate upright."""
+    width, height = _display_size(frame, sar)
+    scale = min(1.0, max_side / max(width, height))
+    out_w = max(1, round(width * scale))
+    out_h = max(1, round(height * scale))
+    if (out_w, out_h) == (frame.width, frame.height):
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        rgb = frame.reformat(
+            width=out_w, height=out_h, format="rgb24", interpolation="AREA"
+        ).to_ndarray()
+    quarter_turns = round(_rotation(frame) / 90) % 4
+    if quarter_turns:
+        # frame.rotation is the display matrix angle (counter-clockwise); np.rot90 turns that way.
+        rgb = np.rot90(rgb, k=quarter_turns)
+    return np.ascontiguousarray(rgb)
+
+
+def sample_frames(path: Path, config: SamplingConfig) -> SampleResult:
+    """Decode only the frames the sampling plan needs (body + outro) by seeking; see module doc."""
+    started = time.perf_counter()
+    try:
+        container = av.open(str(path))
+    except FileNotFoundError:
+        raise MediaError("file_not_found", f"video file not found: {path}") from None
+    except av.FFmpegError as exc:
+        raise MediaError("not_video", f"cannot open {Path(path).name} as a video: {exc}") from None
+    with container:
+        if not container.streams.video:
+            raise MediaError("no_video_stream", f"{Path(path).name} has no video stream")
+        stream = container.streams.video[0]
+        time_base = stream.time_base or Fraction(1, 90000)
+        index = _index_stream(container, stream)
+        duration = float((index.end_pts - index.first_pts) * time_base)
+        last_t = float((index.last_pts - index.first_pts) * time_base)
+        outro_start, targets = _targets(duration, last_t, config)
+        targets_pts = [index.first_pts + math.floor(t / time_base + 1e-6) for t in targets]
+        counters = _Counters(corrupt=index.corrupt)
+        sar = stream.sample_aspect_ratio
+        frames: list[SampledFrame] = []
+        seen: set[int] = set()
+        rotation = 0
+        try:
+            # convert each chosen frame at once: only small RGB copies are kept, never the
+            # decoder's full-size frames
+            for frame in _seek_decode(container, stream, index, targets_pts, counters):
+                if frame.pts in seen:
+                    continue
+                seen.add(frame.pts)
+                t = float((frame.pts - index.first_pts) * time_base)
+                role = ROLE_OUTRO if t >= outro_start - 1e-9 else ROLE_BODY
+                rotation = _rotation(frame)
+                frames.append(SampledFrame(role, t, _to_rgb(frame, config.max_side, sar)))
+        except av.FFmpegError as exc:
+            raise MediaError("corrupt", f"decoding {Path(path).name} failed: {exc}") from None
+        if not frames:
+            raise MediaError(
+                "corrupt", f"no frame of {Path(path).name} could be decoded (all packets rejected)"
+            )
+    frames.sort(key=lambda f: f.timestamp_s)
+    return SampleResult(
+        frames=frames,
+        frames_decoded=counters.decoded,
+        seeks=counters.seeks,
+        duration_s=duration,
+        decode_seconds=time.perf_counter() - started,
+        outro_start_s=outro_start,
+        packets=index.packets,
+        keyframes=len(index.keyframes),
+        corrupt_packets=counters.corrupt,
+        rotation=rotation,
+    )
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma (0-255, float32) of an RGB image."""
+    rgb = rgb.astype(np.float32)
+    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+
+
+def _grid(rgb: np.ndarray) -> np.ndarray:
+    image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
+    return np.asarray(image.resize((BLANK_GRID, BLANK_GRID), Image.Resampling.BOX), np.float32)
+
+
+def blank_stats(rgb: np.ndarray) -> dict[str, float]:
+    """The statistics the blank rule uses: luma p99 and the share of off-colour cells."""
+    check_rgb(rgb)
+    cells = _grid(rgb)
+    median = np.median(cells.reshape(-1, 3), axis=0)
+    deviation = np.abs(cells - median).max(axis=2)
+    return {
+        "luma_p99": float(np.percentile(luma(cells), 99)),
+        "outlier_share": float((deviation > UNIFORM_DELTA).mean()),
+    }
+
+
+def classify_blank(rgb: np.ndarray) -> str | None:
+    """``"black"``, ``"uniform"`` or None (a frame with content); the rule is in the module doc."""
+    stats = blank_stats(rgb)
+    if stats["luma_p99"] <= BLACK_LUMA_P99:
+        return "black"
+    if stats["outlier_share"] < UNIFORM_MAX_OUTLIER_SHARE:
+        return "uniform"
+    return None
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of an RGB image."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def frames_table(video_id: str, result: SampleResult, config: SamplingConfig) -> pd.DataFrame:
+    """The ``video_frames`` rows of one video (exactly VIDEO_FRAMES' columns, time order)."""
+    rows = []
+    for i, frame in enumerate(sorted(result.frames, key=lambda f: f.timestamp_s)):
+        y = luma(frame.rgb)
+        phash, dhash = hash_image(frame.rgb)
+        reason = classify_blank(frame.rgb)
+        rows.append(
+            {
+                "video_id": video_id,
+                "frame_index": i,
+                "role": frame.role,
+                "timestamp_s": float(frame.timestamp_s),
+                "width": int(frame.rgb.shape[1]),
+                "height": int(frame.rgb.shape[0]),
+                "image": encode_jpeg(frame.rgb, config.jpeg_quality),
+                "phash": phash,
+                "dhash": dhash,
+                "mean_luma": float(y.mean()),
+                "std_luma": float(y.std()),
+                "is_blank": reason is not None,
+                "blank_reason": reason,
+            }
+        )
+    table = pd.DataFrame(rows, columns=VIDEO_FRAMES.names)
+    return table.astype(
+        {
+            "frame_index": "int32",
+            "timestamp_s": "float64",
+            "width": "int32",
+            "height": "int32",
+            "mean_luma": "float32",
+            "std_luma": "float32",
+            "is_blank": "bool",
+        }
+    )

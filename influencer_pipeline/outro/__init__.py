@@ -1,0 +1,1 @@
+"""Outro cards: fingerprints and groups for faceless videos."""

@@ -1,0 +1,1 @@
+"""Ranking: per-influencer performance statistics and the leaderboard report."""

@@ -1,0 +1,370 @@
+"""The dominant face of a video: synthetic face rows, then the real ads (shared frames)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from influencer_pipeline.faces.dominant import (
+    DominanceConfig,
+    DominanceInputError,
+    choose_dominant,
+    video_faces_row,
+)
+
+DIM = 128
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to unit length."""
+    return vector / np.linalg.norm(vector)
+
+
+def person(seed: int) -> np.ndarray:
+    """A random unit vector standing for one person's identity."""
+    return unit(np.random.default_rng([seed, 99]).normal(size=DIM))  # apart from face noise
+
+
+def near(center: np.ndarray, distance: float, rng: np.random.Generator) -> np.ndarray:
+    """A unit vector ``distance`` from ``center`` (two such draws are ~1.4x ``distance`` apart)."""
+    noise = rng.normal(size=DIM)
+    noise -= noise.dot(center) * center
+    angle = 2 * np.arcsin(distance / 2)
+    return (np.cos(angle) * center + np.sin(angle) * unit(noise)).astype(np.float32)
+
+
+class Video:
+    """Builds the face rows of one synthetic video, face by face."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.records: list[dict[str, object]] = []
+
+    def face(
+        self,
+        frame: int,
+        who: np.ndarray | None,
+        rel_height: float,
+        *,
+        passes: bool = True,
+        spread: float = 0.2,
+        tag: bytes = b"",
+    ) -> None:
+        """Add one face of identity ``who`` (None: not embedded) in ``frame``."""
+        index = sum(1 for r in self.records if r["frame_index"] == frame)
+        embedding = None if who is None else near(who, spread, self.rng).tolist()
+        self.records.append(
+            {
+                "video_id": "v1",
+                "frame_index": frame,
+                "timestamp_s": float(frame),
+                "face_index": index,
+                "det_score": 0.99,
+                "rel_height": rel_height,
+                "frontalness": 0.9,
+                "passes_quality": passes,
+                "quality_flags": "" if passes else "blurry",
+                "embedding": embedding,
+                "thumbnail": tag or f"{frame}:{rel_height}".encode(),
+            }
+        )
+
+    def table(self) -> pd.DataFrame:
+        """The face rows as a DataFrame (the columns of the face_embeddings table we use)."""
+        return pd.DataFrame.from_records(self.records)
+
+
+def test_presenter_in_a_third_of_frames_beats_many_small_photos() -> None:
+    presenter = person(1)
+    video = Video(1)
+    for frame in range(8, 17):  # 9 of 27 frames, large face
+        video.face(frame, presenter, 0.32)
+    photo_seed = 100
+    for frame in range(0, 27, 2):  # photos on a strip: 2 different small faces per frame
+        for _ in range(2):
+            photo_seed += 1
+            video.face(frame, person(photo_seed), 0.06)
+    decision = choose_dominant(video.table(), n_body_frames=27)
+    assert decision.has_dominant_face, decision.decision
+    assert decision.dominant_frames == 9
+    assert decision.frame_share == pytest.approx(9 / 27)
+    assert decision.median_rel_height == pytest.approx(0.32)
+    assert float(decision.embedding @ presenter) > 0.95
+    assert decision.decision.startswith("dominant: track 0 in 9/27 frames (33%)")
+    assert decision.n_tracks > 20
+
+
+def test_small_faces_in_few_frames_each_give_no_dominant_face() -> None:
+    video = Video(2)
+    for frame in range(14):  # a film strip: a different small photo in a few frames each
+        video.face(frame, person(200 + frame // 3), 0.07)
+        video.face(frame, person(300 + frame // 2), 0.05)
+    decision = choose_dominant(video.table(), n_body_frames=14)
+    assert not decision.has_dominant_face
+    assert decision.embedding is None and decision.thumbnail is None
+    assert decision.decision.startswith("none: strongest track")
+    assert "photos on screen" in decision.decision
+
+
+def test_the_same_small_photo_in_every_frame_is_not_an_influencer() -> None:
+    """ad_00's case: one celebrity's photos fill the film strip in most frames, all small."""
+    star = person(3)
+    video = Video(3)
+    for frame in range(2, 14):
+        video.face(frame, star, 0.08)
+    decision = choose_dominant(video.table(), n_body_frames=14)
+    assert not decision.has_dominant_face
+    assert "12/14 frames" in decision.decision
+
+
+def test_presenter_beats_a_medium_side_character() -> None:
+    presenter, side = person(4), person(5)
+    video = Video(4)
+    for frame in range(0, 20):
+        if frame % 5 in (0, 1):  # presenter in 40% of the frames
+            video.face(frame, presenter, 0.30)
+        if frame % 5 == 3:  # side character alone in 20%, medium size
+            video.face(frame, side, 0.20)
+    for frame in (0, 5):  # and next to the presenter twice
+        video.face(frame, side, 0.18)
+    decision = choose_dominant(video.table(), n_body_frames=20)
+    assert decision.has_dominant_face, decision.decision
+    assert float(decision.embedding @ presenter) > 0.95
+    assert decision.dominant_frames == 8
+    assert "runner-up track 1 in 6/20 frames" in decision.decision
+
+
+def test_two_equal_co_stars_have_no_single_dominant_face() -> None:
+    first, second = person(6), person(7)
+    video = Video(6)
+    for frame in range(12):
+        video.face(frame, first, 0.30)
+        video.face(frame, second, 0.28)
+    decision = choose_dominant(video.table(), n_body_frames=12)
+    assert not decision.has_dominant_face
+    assert decision.n_tracks == 2
+    assert "no single dominant face" in decision.decision
+
+
+def test_faceless_frames_count_in_the_share() -> None:
+    presenter = person(8)
+    video = Video(8)
+    for frame in range(3):
+        video.face(frame, presenter, 0.3)
+    assert choose_dominant(video.table(), n_body_frames=6).has_dominant_face
+    late = choose_dominant(video.table(), n_body_frames=30)
+    assert not late.has_dominant_face
+    assert "3/30 frames" in late.decision
+
+
+def test_a_face_in_one_frame_is_a_passer_by() -> None:
+    video = Video(9)
+    video.face(0, person(9), 0.4)
+    decision = choose_dominant(video.table(), n_body_frames=3)
+    assert not decision.has_dominant_face
+    assert "fewer than 2 frames" in decision.decision
+
+
+def test_mean_embedding_is_unit_norm_and_prefers_good_faces() -> None:
+    presenter = person(10)
+    drift = unit(presenter + 0.5 * person(11))  # blurry faces drift away from the identity
+    video = Video(10)
+    for frame in range(6):
+        video.face(frame, presenter, 0.3, spread=0.2)
+    for frame in range(6, 10):
+        video.face(frame, drift, 0.3, passes=False, spread=0.05)
+    decision = choose_dominant(video.table(), n_body_frames=10)
+    assert decision.has_dominant_face
+    assert decision.embedding.dtype == np.float32
+    assert np.linalg.norm(decision.embedding) == pytest.approx(1.0, abs=1e-6)
+    assert decision.n_embedded_faces == 6
+    good_mean = unit(np.mean(np.vstack(video.table()["embedding"].iloc[:6].tolist()), axis=0))
+    np.testing.assert_allclose(decision.embedding, good_mean, atol=1e-5)
+
+
+def test_mean_embedding_falls_back_to_all_faces_when_none_passes() -> None:
+    presenter = person(12)
+    video = Video(12)
+    for frame in range(5):
+        video.face(frame, presenter, 0.3, passes=False)
+    decision = choose_dominant(video.table(), n_body_frames=5)
+    assert decision.has_dominant_face
+    assert decision.n_embedded_faces == 5
+    assert np.linalg.norm(decision.embedding) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_best_thumbnail_is_a_large_face_that_passes_quality() -> None:
+    presenter = person(13)
+    video = Video(13)
+    video.face(0, presenter, 0.45, passes=False, tag=b"big-but-blurry")
+    video.face(1, presenter, 0.25, tag=b"small-good")
+    video.face(2, presenter, 0.35, tag=b"big-good")
+    decision = choose_dominant(video.table(), n_body_frames=3)
+    assert decision.thumbnail == b"big-good"
+
+
+def test_no_faces_and_unembedded_faces() -> None:
+    empty = Video().table().reindex(columns=["frame_index", "rel_height", "embedding"])
+    decision = choose_dominant(empty, n_body_frames=10)
+    assert not decision.has_dominant_face
+    assert decision.decision == "none: no face in 10 body frames"
+    assert choose_dominant(empty, n_body_frames=0).decision == "none: the video has no body frames"
+    video = Video()
+    video.face(0, None, 0.02)
+    unembedded = choose_dominant(video.table(), n_body_frames=4)
+    assert not unembedded.has_dominant_face
+    assert unembedded.labels.tolist() == [-1]
+    assert "none embeddable" in unembedded.decision
+
+
+def test_video_faces_row_has_the_table_columns() -> None:
+    presenter = person(14)
+    video = Video(14)
+    for frame in range(4):
+        video.face(frame, presenter, 0.3)
+    decision = choose_dominant(video.table(), n_body_frames=8)
+    row = video_faces_row("v1", decision, 8, "dlib", "dlib 20.0.1")
+    assert list(row) == [
+        "video_id",
+        "has_dominant_face",
+        "embedding",
+        "embedder",
+        "embedder_version",
+        "n_frames",
+        "n_tracks",
+        "dominant_frames",
+        "frame_share",
+        "median_rel_height",
+        "presence",
+        "thumbnail",
+        "decision",
+    ]
+    assert row["has_dominant_face"] is True
+    assert len(row["embedding"]) == DIM and all(isinstance(v, float) for v in row["embedding"])
+    assert row["dominant_frames"] == 4 and row["frame_share"] == pytest.approx(0.5)
+    assert row["presence"] == pytest.approx(0.15)
+    assert isinstance(row["thumbnail"], bytes)
+    none_row = video_faces_row("v2", choose_dominant(video.table(), 40), 40, "dlib", "x")
+    assert none_row["has_dominant_face"] is False
+    assert none_row["embedding"] is None and none_row["thumbnail"] is None
+    assert none_row["frame_share"] is None and none_row["dominant_frames"] == 0
+    with pytest.raises(DominanceInputError) as caught:
+        video_faces_row("v1", decision, 9, "dlib", "x")
+    assert caught.value.code == "n_body_frames_mismatch"
+
+
+def test_bad_inputs_raise_coded_errors() -> None:
+    video = Video()
+    for frame in range(5):
+        video.face(frame, person(15), 0.3)
+    table = video.table()
+    cases = [
+        (table, 3, "frames_exceed_body"),
+        (table, -1, "bad_n_body_frames"),
+        (table, 2.5, "bad_n_body_frames"),
+        (table.drop(columns="rel_height"), 5, "missing_columns"),
+        (table.assign(video_id=["a", "b", "a", "a", "a"]), 5, "mixed_videos"),
+        (table.assign(rel_height=[0.3, 1.7, 0.3, 0.3, 0.3]), 5, "bad_rel_height"),
+    ]
+    for faces, n_body, code in cases:
+        with pytest.raises(DominanceInputError) as caught:
+            choose_dominant(faces, n_body)
+        assert caught.value.code == code
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="runner_up_ratio"):
+        DominanceConfig(runner_up_ratio=0.5)
+    with pytest.raises(ValueError, match="min_frames"):
+        DominanceConfig(min_frames=0)
+
+
+def test_a_big_face_in_a_single_frame_neither_wins_nor_blocks() -> None:
+    presenter = person(16)
+    video = Video(16)
+    for frame in range(3, 7):  # 4 of 20 frames
+        video.face(frame, presenter, 0.25)
+    video.face(10, person(17), 0.7)  # a close-up passer-by, once
+    decision = choose_dominant(video.table(), n_body_frames=20)
+    assert decision.has_dominant_face, decision.decision
+    assert float(decision.embedding @ presenter) > 0.95
+
+
+def test_demo_worst_case_side_character_still_loses() -> None:
+    """The demo's extremes: influencer in 35 % of frames at 25 %, side character 25 % at 25 %."""
+    presenter, side = person(18), person(19)
+    video = Video(18)
+    for frame in range(7):
+        video.face(frame, presenter, 0.25)
+    for frame in range(10, 15):
+        video.face(frame, side, 0.25)
+    decision = choose_dominant(video.table(), n_body_frames=20)
+    assert decision.has_dominant_face, decision.decision
+    assert decision.dominant_frames == 7
+
+
+# --- real ads (../shared/real_frames through the shared_dir fixture) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def face_models():
+    """The real detector and the offline dlib embedder (loaded once for this module)."""
+    from influencer_pipeline.faces.detection import FaceDetector
+    from influencer_pipeline.faces.embedders import make_embedder
+
+    return FaceDetector(), make_embedder("dlib")
+
+
+def folder_faces(folder: Path, face_models) -> tuple[pd.DataFrame, int]:
+    """Face rows of an ad whose frames (about 1 per second) are the JPEGs in ``folder``."""
+    from influencer_pipeline.faces.records import face_rows
+
+    paths = sorted(folder.glob("*.jpg"))
+    frames = pd.DataFrame(
+        {
+            "frame_index": range(len(paths)),
+            "timestamp_s": [float(i) for i in range(len(paths))],
+            "role": "body",
+            "image": [p.read_bytes() for p in paths],
+        }
+    )
+    detector, embedder = face_models
+    return face_rows(folder.name, frames, detector, embedder), len(paths)
+
+
+def test_real_ad_with_photos_on_a_film_strip_has_no_dominant_face(
+    shared_dir: Path, face_models
+) -> None:
+    faces, n_body = folder_faces(shared_dir / "real_frames" / "ad_00", face_models)
+    assert len(faces) > 0  # there are faces: the avatar and the photos on the strip
+    decision = choose_dominant(faces, n_body)
+    assert not decision.has_dominant_face, decision.decision
+    assert decision.decision.startswith("none:")
+
+
+def test_real_faceless_product_ad_has_no_dominant_face(shared_dir: Path, face_models) -> None:
+    faces, n_body = folder_faces(shared_dir / "real_frames" / "ad_01", face_models)
+    decision = choose_dominant(faces, n_body)
+    assert not decision.has_dominant_face, decision.decision
+
+
+def test_real_ad_presenter_in_a_third_of_frames_is_dominant(shared_dir: Path, face_models) -> None:
+    faces, n_body = folder_faces(shared_dir / "real_frames" / "ad_07", face_models)
+    decision = choose_dominant(faces, n_body)
+    assert decision.has_dominant_face, decision.decision
+    presenter_frames = {7, 8, 9, 10, 11, 21, 22, 23}  # by eye: she is on screen in these 8
+    track_frames = set(faces.loc[decision.labels == decision.track, "frame_index"])
+    assert track_frames <= presenter_frames
+    assert len(track_frames) >= 6
+    assert decision.frame_share < 0.5  # a majority-of-frames rule would have missed her
+    assert decision.median_rel_height > 0.3
+    assert np.linalg.norm(decision.embedding) == pytest.approx(1.0, abs=1e-5)
+    with Image.open(io.BytesIO(decision.thumbnail)) as thumb:
+        assert thumb.format == "JPEG"
+    row = video_faces_row("ad_07", decision, n_body, "dlib", "v")
+    assert row["has_dominant_face"] is True and len(row["embedding"]) == 128
