@@ -57,10 +57,14 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: input sheet not found: {', '.join(missing)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.embedder:
-        os.environ["INFLUENCER_EMBEDDER"] = args.embedder
     try:
-        report = run_pipeline(sheets, args.lake, force=args.force)
+        report = run_pipeline(
+            sheets,
+            args.lake,
+            embedder=args.embedder,
+            force=args.force,
+            videos_per_run=args.videos_per_run,
+        )
     except PipelineInputError as exc:
         print(f"error: the input is unusable: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -153,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lake", help="lake folder (default: $INFLUENCER_LAKE or ./data_lake)")
     run.add_argument("--embedder", choices=["dlib", "facenet"], help="face embedder")
     run.add_argument("--force", action="store_true", help="reprocess videos already in the lake")
+    run.add_argument(
+        "--videos-per-run",
+        type=int,
+        default=64,
+        help="videos per Dagster run of the per-video stages (bounds a run's memory)",
+    )
     run.set_defaults(func=_run)
 
     evaluate = sub.add_parser("evaluate", help="score video_influencers against a truth file")

@@ -248,11 +248,15 @@ def run_pipeline(
     sheets: Sequence[Path],
     lake_dir: str | None = None,
     *,
+    embedder: str | None = None,
     force: bool = False,
+    videos_per_run: int = MAX_PARTITIONS_PER_RUN,
     emit: Callable[[str], None] = print,
 ) -> RunReport:
     """Materialize every asset for ``sheets`` through Dagster; raises PipelineInput/RunError."""
     started = time.monotonic()
+    if embedder:
+        os.environ[EMBEDDER_ENV] = embedder
     instance = configure_environment(lake_dir)
     report = RunReport(lake=lake_root())
     emit(f"lake: {report.lake}   dagster home: {os.environ['DAGSTER_HOME']}")
@@ -275,8 +279,8 @@ def run_pipeline(
     work = pending_work(instance, video_ids, report.lake, embedder, force)
     ordered = instance.get_dynamic_partitions(VIDEOS.name)
     batches = [
-        (per_video_job, contiguous_ranges(ordered, work.everything, MAX_PARTITIONS_PER_RUN)),
-        (faces_job, contiguous_ranges(ordered, work.faces_only, MAX_PARTITIONS_PER_RUN)),
+        (per_video_job, contiguous_ranges(ordered, work.everything, videos_per_run)),
+        (faces_job, contiguous_ranges(ordered, work.faces_only, videos_per_run)),
     ]
     n_runs = sum(len(ranges) for _, ranges in batches)
     emit(

@@ -84,7 +84,8 @@ def face_thumbnail(image: np.ndarray, box: tuple[float, float, float, float]) ->
     return buffer.getvalue()
 
 
-def _decode(video_id: str, frame_index: int, data: object) -> np.ndarray:
+def decode_frame(video_id: str, frame_index: int, data: object) -> np.ndarray:
+    """The RGB array of a frame row's JPEG; FaceRecordError naming the frame when it is unusable."""
     if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
         raise FaceRecordError(
             "missing_frame_image",
@@ -138,7 +139,7 @@ def face_rows(
     rows = list(selected[["frame_index", "timestamp_s", "image"]].itertuples(index=False))
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        images = [_decode(video_id, int(r.frame_index), r.image) for r in chunk]
+        images = [decode_frame(video_id, int(r.frame_index), r.image) for r in chunk]
         found = detector.detect(images, batch_size=batch_size)
         for row, image, detections in zip(chunk, images, found, strict=True):
             records.extend(

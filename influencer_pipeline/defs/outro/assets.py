@@ -65,7 +65,8 @@ def outro_fingerprints(
 
 
 @dg.asset(
-    description=OUTRO_DESCRIPTION,
+    description="One row per faceless original video: its outro group, an influencer with a "
+    "stable id. " + OUTRO_DESCRIPTION,
     ins={
         "video_catalog": dg.AssetIn(metadata={"columns": ["video_id"]}),
         "duplicate_groups": dg.AssetIn(metadata={"columns": ["video_id", "is_canonical"]}),

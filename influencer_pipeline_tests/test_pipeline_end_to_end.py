@@ -1,0 +1,166 @@
+"""The whole pipeline through Dagster on a small generated demo plus a sheet of broken inputs.
+
+One module-scoped run sequence (the same one the CLI makes): batch 1 (half of the demo sheet and
+the broken sheet), then the full demo sheet, then the same again. Each test checks one promise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from influencer_pipeline import lake
+from influencer_pipeline.defs.partitions import VIDEOS
+from influencer_pipeline.demo.config import DemoConfig
+from influencer_pipeline.demo.generator import generate_demo
+from influencer_pipeline.evaluation.lake import evaluate_lake
+from influencer_pipeline.run_pipeline import RunReport, run_pipeline
+
+pytestmark = pytest.mark.slow
+
+TINY_DEMO = DemoConfig(
+    seed=11,
+    n_face_influencers=3,
+    n_faceless_creators=2,
+    videos_per_influencer=(2, 3),
+    seconds=(4.0, 5.0),
+    width=270,
+    height=480,
+    n_reuploads=3,
+)
+BROKEN = {  # file name -> the error code its partition must record
+    "missing.mp4": "file_not_found",
+    "zero.mp4": "empty_file",
+    "page.mp4": "html_page",
+    "half.mp4": "truncated",
+}
+
+
+@dataclass
+class Runs:
+    demo: Path
+    lake: str
+    batch1: RunReport
+    full: RunReport
+    again: RunReport
+    batch1_influencers: pd.DataFrame
+    full_influencers: pd.DataFrame
+    again_influencers: pd.DataFrame
+
+
+def _broken_sheet(demo: Path) -> Path:
+    """A CSV in the demo folder with broken files and bad rows (relative paths)."""
+    broken = demo / "broken"
+    broken.mkdir(exist_ok=True)
+    (broken / "zero.mp4").write_bytes(b"")
+    (broken / "page.mp4").write_text("<!DOCTYPE html><html><title>404 Not Found</title></html>")
+    source = sorted((demo / "videos").glob("*.mp4"))[0].read_bytes()
+    (broken / "half.mp4").write_bytes(source[: len(source) // 2])
+    rows = [f"0.5,broken/{name}" for name in BROKEN]
+    rows += ["not a number,videos/whatever.mp4", "0.7,ftp://example.com/video.mp4"]
+    path = demo / "broken.csv"
+    path.write_text("Performance,Video URL\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("e2e")
+    demo = root / "demo"
+    generate_demo(demo, TINY_DEMO)
+    sheet = pd.read_excel(demo / "demo_sheet.xlsx")
+    batch1 = demo / "batch1.xlsx"
+    sheet.iloc[: len(sheet) // 2].to_excel(batch1, index=False)
+    broken = _broken_sheet(demo)
+    lake_dir = str(root / "lake")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        mp.delenv("INFLUENCER_LAKE", raising=False)
+        quiet = {"embedder": "dlib", "emit": lambda _line: None}
+        first = run_pipeline([batch1, broken], lake_dir, **quiet)
+        first_vi = lake.read_parquet(f"{lake_dir}/video_influencers.parquet")
+        full = run_pipeline([demo / "demo_sheet.xlsx", broken], lake_dir, **quiet)
+        full_vi = lake.read_parquet(f"{lake_dir}/video_influencers.parquet")
+        again = run_pipeline([demo / "demo_sheet.xlsx", broken], lake_dir, **quiet)
+        again_vi = lake.read_parquet(f"{lake_dir}/video_influencers.parquet")
+    return Runs(demo, lake_dir, first, full, again, first_vi, full_vi, again_vi)
+
+
+def _instance(runs: Runs) -> dg.DagsterInstance:
+    home = Path(runs.lake).parent / "dagster_home"
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def test_catalog_registers_one_partition_per_video_and_keeps_bad_rows(runs: Runs) -> None:
+    catalog = lake.read_parquet(f"{runs.lake}/video_catalog.parquet")
+    demo_rows = pd.read_excel(runs.demo / "demo_sheet.xlsx")
+    assert len(catalog) == demo_rows["Video URL"].nunique() + len(BROKEN)
+    assert catalog["video_id"].is_unique
+    assert int(catalog["n_rows"].sum()) == len(demo_rows) + len(BROKEN)
+    rejected = lake.read_parquet(f"{runs.lake}/rejected_rows.parquet")
+    assert sorted(rejected["reason_code"]) == ["non_numeric_score", "unsupported_scheme"]
+    instance = _instance(runs)
+    assert set(catalog["video_id"]) <= set(instance.get_dynamic_partitions(VIDEOS.name))
+    for asset in ("video_files", "video_frames", "face_embeddings", "video_faces"):
+        done = instance.get_materialized_partitions(dg.AssetKey(asset))
+        assert set(catalog["video_id"]) <= set(done), asset
+
+
+def test_a_broken_video_fails_its_own_partition_only(runs: Runs) -> None:
+    vi = runs.full_influencers
+    failed = vi[vi["status"] == "failed"]
+    assert sorted(Path(u).name for u in failed["video_url"]) == sorted(BROKEN)
+    assert failed["influencer_id"].isna().all() and failed["error"].notna().all()
+    ok = vi[vi["status"] == "ok"]
+    assert ok["influencer_id"].notna().all() and ok["method"].isin(["face", "outro"]).all()
+    for name, code in BROKEN.items():
+        row = failed[failed["video_url"].str.endswith(name)].iloc[0]
+        files = lake.read_parquet(f"{runs.lake}/video_files/{row['video_id']}.parquet")
+        assert files["error_code"].tolist() == [code], name
+        assert files["error"].iloc[0] == row["error"]
+
+
+def test_reupload_groups_match_the_truth_exactly(runs: Runs) -> None:
+    _, payload = evaluate_lake(runs.demo / "truth.csv", runs.lake)
+    groups = payload["duplicate_groups"]
+    assert groups["exact_match"], groups
+    assert groups["wrong_merges"] == 0 and groups["splits"] == 0
+
+
+def test_influencers_match_the_truth(runs: Runs) -> None:
+    _, payload = evaluate_lake(runs.demo / "truth.csv", runs.lake)
+    sections = payload["influencers"]["sections"]
+    assert sections["face"]["wrong_merges"] == []
+    assert sections["face"]["bcubed"]["f"] >= 0.95
+    assert sections["faceless"]["pairwise"]["f"] == 1.0
+    assert payload["influencers"]["n_failed"] == 0
+
+
+def test_existing_influencer_ids_survive_a_new_batch(runs: Runs) -> None:
+    before = runs.batch1_influencers.dropna(subset=["influencer_id"])
+    after = runs.full_influencers.set_index("video_id")["influencer_id"]
+    assert len(before) >= 5
+    assert {v: after[v] for v in before["video_id"]} == dict(
+        zip(before["video_id"], before["influencer_id"], strict=True)
+    )
+
+
+def test_rerun_does_no_new_work_and_changes_nothing(runs: Runs) -> None:
+    assert runs.full.processed == runs.full.videos - runs.batch1.videos + len(BROKEN)
+    assert runs.again.processed == len(BROKEN)  # only failed fetches are retried
+    pd.testing.assert_frame_equal(runs.again_influencers, runs.full_influencers)
+
+
+def test_cli_runs_are_in_the_instance_the_ui_reads(runs: Runs) -> None:
+    instance = _instance(runs)
+    cli_runs = instance.get_runs(filters=dg.RunsFilter(tags={"influencer_pipeline/source": "cli"}))
+    assert len(cli_runs) == len(runs.batch1.run_ids + runs.full.run_ids + runs.again.run_ids)
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in cli_runs)
+
+
+def test_lake_holds_no_temp_files(runs: Runs) -> None:
+    assert not list(Path(runs.lake).rglob("*.tmp"))

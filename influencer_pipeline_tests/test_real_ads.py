@@ -1,0 +1,76 @@
+"""Real influencer ads (frames of ../shared/real_frames turned into 1 fps videos) through the
+per-video stages: frames, faces, dominant face and outro fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from influencer_pipeline.faces.detection import FaceDetector
+from influencer_pipeline.faces.dominant import choose_dominant
+from influencer_pipeline.faces.embedders import make_embedder
+from influencer_pipeline.faces.records import FACE_ROLES, face_rows
+from influencer_pipeline.media.encode import write_video
+from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
+from influencer_pipeline.outro.fingerprint import fingerprint_outro
+
+# ad_07: the presenter is on screen in these frames (checked by eye on the shared frames)
+PRESENTER_FRAMES_AD_07 = {7, 8, 9, 10, 11, 21, 22, 23}
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[FaceDetector, object]:
+    return FaceDetector(batch_size=16), make_embedder("dlib")
+
+
+def _ad_video(shared_dir: Path, name: str, out: Path) -> Path:
+    """The ad's frames (about one per second, in order) as an H.264 video at 1 fps."""
+    frames = [
+        np.asarray(Image.open(p).convert("RGB"))
+        for p in sorted((shared_dir / "real_frames" / name).glob("*.jpg"))
+    ]
+    return write_video(out / f"{name}.mp4", frames, fps=1.0, gop=5)
+
+
+def _analyse(shared_dir: Path, name: str, tmp_path: Path, models):
+    config = SamplingConfig(body_fps=1.0)
+    result = sample_frames(_ad_video(shared_dir, name, tmp_path), config)
+    frames = frames_table(name, result, config)
+    detector, embedder = models
+    faces = face_rows(name, frames, detector, embedder)
+    searched = int((frames["role"].isin(FACE_ROLES) & ~frames["is_blank"]).sum())
+    return frames, faces, choose_dominant(faces, searched)
+
+
+def test_film_strip_photos_are_not_an_influencer(shared_dir: Path, tmp_path: Path, models) -> None:
+    _, faces, dominant = _analyse(shared_dir, "ad_00", tmp_path, models)
+    assert len(faces) > 0  # the strip does show faces...
+    assert not dominant.has_dominant_face, dominant.decision  # ...but none dominates
+
+
+def test_presenter_on_screen_a_third_of_the_time_is_the_influencer(
+    shared_dir: Path, tmp_path: Path, models
+) -> None:
+    _, faces, dominant = _analyse(shared_dir, "ad_07", tmp_path, models)
+    assert dominant.has_dominant_face, dominant.decision
+    track = faces.reset_index(drop=True)[dominant.labels == dominant.track]
+    seconds = {round(t) for t in track["timestamp_s"]}
+    assert seconds <= PRESENTER_FRAMES_AD_07, dominant.decision
+    assert dominant.frame_share < 0.5  # a majority-of-frames rule would have missed her
+    assert np.linalg.norm(dominant.embedding) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_faceless_product_ad_ends_with_its_card_as_fingerprint(
+    shared_dir: Path, tmp_path: Path, models
+) -> None:
+    frames, _, dominant = _analyse(shared_dir, "ad_01", tmp_path, models)
+    assert not dominant.has_dominant_face, dominant.decision
+    outcome = fingerprint_outro(frames[frames["role"] == "outro"])
+    assert outcome.fingerprint is not None, outcome.reason
+    last = frames["timestamp_s"].max()
+    assert outcome.fingerprint.representative_timestamp_s == pytest.approx(last)
+    card = np.asarray(Image.open(shared_dir / "real_frames" / "ad_01" / "011.jpg").convert("L"))
+    assert card.mean() > 200  # the white HUSTLEZY card, not a black or product frame
