@@ -9,11 +9,19 @@ from influencer_pipeline.defs.io_managers import ParquetLakeIOManagerFactory
 from influencer_pipeline.defs.jobs import JOBS
 from influencer_pipeline.defs.media import assets as media_assets
 from influencer_pipeline.defs.outro import assets as outro_assets
+from influencer_pipeline.defs.ranking import assets as ranking_assets
 from influencer_pipeline.defs.resources import FaceModels, LakeResource, VideoFetcher
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(
-        [catalog_assets, media_assets, faces_assets, outro_assets, identities_assets]
+        [
+            catalog_assets,
+            media_assets,
+            faces_assets,
+            outro_assets,
+            identities_assets,
+            ranking_assets,
+        ]
     ),
     jobs=JOBS,
     resources={

@@ -206,6 +206,33 @@ VIDEO_INFLUENCERS = pa.schema(
     ]
 )
 
+RANKED_INFLUENCERS = pa.schema(
+    [
+        pa.field("rank", pa.int64(), nullable=False),  # 1 is best, by score
+        pa.field("influencer_id", pa.string(), nullable=False),
+        pa.field("method", pa.string()),  # "face" | "outro"
+        pa.field("n_videos", pa.int64()),  # observations (posts, or originals: see count mode)
+        pa.field("n_uploads", pa.int64()),  # distinct original videos
+        pa.field("n_reuploads", pa.int64()),
+        pa.field("mean_performance", pa.float64()),
+        pa.field("median_performance", pa.float64()),
+        pa.field("std_performance", pa.float64()),  # sample sd; null for one video
+        pa.field("min_performance", pa.float64()),
+        pa.field("max_performance", pa.float64()),
+        pa.field("ci_low", pa.float64()),  # 95 % t-interval of the mean; null for one video
+        pa.field("ci_high", pa.float64()),
+        pa.field("score", pa.float64()),  # empirical-Bayes shrunk mean: the ranking score
+        pa.field("score_low", pa.float64()),  # 95 % posterior interval of the score
+        pa.field("score_high", pa.float64()),
+        pa.field("shrinkage", pa.float64()),  # 0: own mean kept .. 1: overall mean
+        pa.field("consistency", pa.float64()),  # share of videos above the overall mean
+        pa.field("consistently_above_average", pa.bool_()),
+        pa.field("video_ids", pa.list_(pa.string())),
+        pa.field("representative_video_id", pa.string()),
+        pa.field("thumbnail", pa.binary()),  # the influencer's face, or the outro card
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "video_catalog": VIDEO_CATALOG,
     "rejected_rows": REJECTED_ROWS,
@@ -218,6 +245,7 @@ TABLES: dict[str, pa.Schema] = {
     "outro_fingerprints": OUTRO_FINGERPRINTS,
     "outro_groups": OUTRO_GROUPS,
     "video_influencers": VIDEO_INFLUENCERS,
+    "ranked_influencers": RANKED_INFLUENCERS,
 }
 
 

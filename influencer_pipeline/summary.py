@@ -53,4 +53,34 @@ def print_summary(report, emit: Callable[[str], None] = print) -> None:
             f"re-upload groups: {multi['group_id'].nunique()} "
             f"({int((~multi['is_canonical']).sum())} re-uploads)"
         )
+    ranked = _table(
+        root,
+        "ranked_influencers",
+        [
+            "rank",
+            "influencer_id",
+            "method",
+            "n_videos",
+            "mean_performance",
+            "score",
+            "score_low",
+            "score_high",
+        ],
+    )
+    influencers = _table(root, "video_influencers", ["status", "method"])
+    if influencers is not None:
+        ok = influencers[influencers["status"] == "ok"]
+        methods = ", ".join(f"{m} {n}" for m, n in ok["method"].value_counts().items())
+        emit(f"videos assigned: {len(ok)} ({methods})")
+    if ranked is not None and len(ranked):
+        emit(
+            f"influencers: {len(ranked)}; top 5 by score (empirical-Bayes shrunk mean, 95 % "
+            "interval):"
+        )
+        for row in ranked.head(5).itertuples(index=False):
+            emit(
+                f"  {row.rank}. {row.influencer_id} ({row.method}, {row.n_videos} videos): "
+                f"score {row.score:.3f} [{row.score_low:.3f}, {row.score_high:.3f}], mean "
+                f"{row.mean_performance:.3f}"
+            )
     emit(f"lake: {root}")

@@ -7,3 +7,4 @@ export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 .venv/bin/influencer-pipeline demo --out demo_data
 .venv/bin/influencer-pipeline run --input demo_data/demo_sheet.xlsx --embedder dlib
+.venv/bin/influencer-pipeline evaluate --truth demo_data/truth.csv

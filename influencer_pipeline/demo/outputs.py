@@ -144,8 +144,9 @@ What is in it
 - Re-uploads of some videos (re-encoded, resized 0.75x, cropped 2-4 % per side, trimmed at the
   start), each with its own URL and score; one file copied byte for byte under another name
   (its own row and score); one row that appears twice (same URL, same score).
-- One "lucky" influencer with a single video and the top single score; one steady influencer
-  with many videos and the highest true mean among influencers with 3 or more videos.
+- One "lucky" influencer with a single video that scores above the steady one's average; one
+  steady influencer with many videos and the highest true mean among influencers with 3 or
+  more videos.
 
 Re-running the same command into this folder gives the same sheet and truth; unchanged videos
 are kept (.demo_state.json records what was written).
