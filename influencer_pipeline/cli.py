@@ -64,6 +64,8 @@ def _run(args: argparse.Namespace) -> int:
             embedder=args.embedder,
             force=args.force,
             videos_per_run=args.videos_per_run,
+            executor=args.executor,
+            max_concurrent=args.max_concurrent,
         )
     except PipelineInputError as exc:
         print(f"error: the input is unusable: {exc}", file=sys.stderr)
@@ -90,6 +92,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from influencer_pipeline.ranking.report import ReportInputError, load_and_write_report
+    from influencer_pipeline.run_pipeline import use_lake
+
+    root = use_lake(args.lake)
+    try:
+        files = load_and_write_report(root, Path(args.out))
+    except (FileNotFoundError, ReportInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"leaderboard written:\n  {files.html}\n  {files.csv}\n  {files.xlsx}\n  {files.png}")
     return EXIT_OK
 
 
@@ -163,7 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=64,
         help="videos per Dagster run of the per-video stages (bounds a run's memory)",
     )
+    run.add_argument(
+        "--executor",
+        choices=["multiprocess", "in_process"],
+        default="multiprocess",
+        help="Dagster executor: a process per step, or every step in this process",
+    )
+    run.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=0,
+        help="multiprocess executor: steps running at once (0: one per CPU)",
+    )
     run.set_defaults(func=_run)
+
+    report = sub.add_parser(
+        "report", help="write the leaderboard as HTML, CSV, XLSX and a PNG plot"
+    )
+    report.add_argument("--lake", help="lake folder (default: $INFLUENCER_LAKE or ./data_lake)")
+    report.add_argument("--out", required=True, help="output folder")
+    report.set_defaults(func=_report)
 
     evaluate = sub.add_parser("evaluate", help="score video_influencers against a truth file")
     evaluate.add_argument("--truth", required=True, help="truth CSV (video_url, influencer, ...)")

@@ -3,13 +3,16 @@
 import dagster as dg
 
 from influencer_pipeline.defs.catalog import assets as catalog_assets
+from influencer_pipeline.defs.catalog import checks as catalog_checks
 from influencer_pipeline.defs.faces import assets as faces_assets
 from influencer_pipeline.defs.identities import assets as identities_assets
+from influencer_pipeline.defs.identities import checks as identities_checks
 from influencer_pipeline.defs.io_managers import ParquetLakeIOManagerFactory
 from influencer_pipeline.defs.jobs import JOBS
 from influencer_pipeline.defs.media import assets as media_assets
 from influencer_pipeline.defs.outro import assets as outro_assets
 from influencer_pipeline.defs.ranking import assets as ranking_assets
+from influencer_pipeline.defs.ranking import checks as ranking_checks
 from influencer_pipeline.defs.resources import FaceModels, LakeResource, VideoFetcher
 
 defs = dg.Definitions(
@@ -22,6 +25,9 @@ defs = dg.Definitions(
             identities_assets,
             ranking_assets,
         ]
+    ),
+    asset_checks=dg.load_asset_checks_from_modules(
+        [catalog_checks, identities_checks, ranking_checks]
     ),
     jobs=JOBS,
     resources={

@@ -201,6 +201,8 @@ VIDEO_INFLUENCERS = pa.schema(
         pa.field("method", pa.string()),  # "face" | "outro"
         pa.field("duplicate_of", pa.string()),  # canonical video_id for re-uploads
         pa.field("assignment", pa.string()),  # how: cluster, singleton, outro group, correction...
+        pa.field("influencer_name", pa.string()),  # display name from corrections.csv, if any
+        pa.field("excluded", pa.bool_()),  # left out of the ranking by a correction
         pa.field("n_rows", pa.int64()),
         pa.field("score_conflict", pa.bool_()),
     ]
@@ -210,6 +212,7 @@ RANKED_INFLUENCERS = pa.schema(
     [
         pa.field("rank", pa.int64(), nullable=False),  # 1 is best, by score
         pa.field("influencer_id", pa.string(), nullable=False),
+        pa.field("influencer_name", pa.string()),  # display name from corrections, if any
         pa.field("method", pa.string()),  # "face" | "outro"
         pa.field("n_videos", pa.int64()),  # observations (posts, or originals: see count mode)
         pa.field("n_uploads", pa.int64()),  # distinct original videos

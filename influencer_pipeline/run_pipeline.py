@@ -30,6 +30,7 @@ from influencer_pipeline.paths import LAKE_ENV, default_dagster_home, lake_root
 
 INVOCATION_TAG = "influencer_pipeline/invocation"
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+EXECUTORS = ("multiprocess", "in_process")
 
 
 class PipelineInputError(RuntimeError):
@@ -38,6 +39,21 @@ class PipelineInputError(RuntimeError):
 
 class PipelineRunError(RuntimeError):
     """A Dagster run of the pipeline failed."""
+
+
+def execution_config(executor: str = "multiprocess", max_concurrent: int = 0) -> dict[str, Any]:
+    """Run config that picks the jobs' executor (Dagster's default ``multi_or_in_process``).
+
+    ``multiprocess`` runs each step in its own process, at most ``max_concurrent`` at once
+    (0: one per CPU); ``in_process`` runs every step in the calling process.
+    """
+    if executor == "in_process":
+        return {"execution": {"config": {"in_process": {}}}}
+    if executor == "multiprocess":
+        if max_concurrent < 0:
+            raise ValueError(f"max_concurrent must be >= 0, got {max_concurrent}")
+        return {"execution": {"config": {"multiprocess": {"max_concurrent": max_concurrent}}}}
+    raise ValueError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
 
 
 @dataclass
@@ -156,6 +172,11 @@ class _Tail(threading.Thread):
         if event is None:
             if entry.level >= 20 and entry.user_message:  # INFO and above, from our ops
                 self.emit(f"    {entry.step_key}: {entry.user_message}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            verdict = "passed" if data.passed else "FAILED"
+            detail = "" if data.passed else f": {data.description or ''}"
+            self.emit(f"    check {data.asset_check_key.to_user_string()}: {verdict}{detail}")
         elif event.event_type_value == "STEP_SUCCESS":
             self.emit(f"    {event.step_key}: done")
         elif event.event_type_value == "STEP_FAILURE":
@@ -167,8 +188,10 @@ def _execute(
     job_fn: Callable[[], dg.JobDefinition],
     instance: dg.DagsterInstance,
     emit: Callable[[str], None],
+    *,
     run_config: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    execution: dict[str, Any] | None = None,
 ) -> dg.JobExecutionResult:
     invocation = uuid.uuid4().hex
     tail = _Tail(instance, invocation, emit)
@@ -177,7 +200,7 @@ def _execute(
         result = dg.execute_job(
             dg.reconstructable(job_fn),
             instance=instance,
-            run_config={**QUIET_LOGGERS, **(run_config or {})},
+            run_config={**QUIET_LOGGERS, **(execution or {}), **(run_config or {})},
             tags={INVOCATION_TAG: invocation, "influencer_pipeline/source": "cli", **(tags or {})},
         )
     finally:
@@ -252,9 +275,16 @@ def run_pipeline(
     force: bool = False,
     videos_per_run: int = MAX_PARTITIONS_PER_RUN,
     emit: Callable[[str], None] = print,
+    executor: str = "multiprocess",
+    max_concurrent: int = 0,
 ) -> RunReport:
-    """Materialize every asset for ``sheets`` through Dagster; raises PipelineInput/RunError."""
+    """Materialize every asset for ``sheets`` through Dagster; raises PipelineInput/RunError.
+
+    ``executor`` / ``max_concurrent`` choose the Dagster executor of every run (see
+    ``execution_config``).
+    """
     started = time.monotonic()
+    execution = execution_config(executor, max_concurrent)
     if embedder:
         os.environ[EMBEDDER_ENV] = embedder
     instance = configure_environment(lake_dir)
@@ -267,6 +297,7 @@ def run_pipeline(
         instance,
         emit,
         run_config={"ops": {"video_catalog": {"config": {"sheets": [str(s) for s in sheets]}}}},
+        execution=execution,
     )
     report.run_ids.append(result.run_id)
     if not result.success:
@@ -298,6 +329,7 @@ def run_pipeline(
                 instance,
                 emit,
                 tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+                execution=execution,
             )
             report.run_ids.append(result.run_id)
             if not result.success:
@@ -305,7 +337,7 @@ def run_pipeline(
     report.processed = len(work.everything) + len(work.faces_only)
 
     emit("[3/3] cross-video stages")
-    result = _execute(cross_video_job, instance, emit)
+    result = _execute(cross_video_job, instance, emit, execution=execution)
     report.run_ids.append(result.run_id)
     if not result.success:
         raise PipelineRunError(_failure_message(result))

@@ -50,6 +50,10 @@ class Runs:
     batch1_influencers: pd.DataFrame
     full_influencers: pd.DataFrame
     again_influencers: pd.DataFrame
+    evaluation: dict  # evaluate_lake's payload before the corrections below
+    corrections: dict[str, str]
+    corrected_influencers: pd.DataFrame
+    corrected_ranking: pd.DataFrame
 
 
 def _broken_sheet(demo: Path) -> Path:
@@ -87,7 +91,46 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         full_vi = lake.read_parquet(f"{lake_dir}/video_influencers.parquet")
         again = run_pipeline([demo / "demo_sheet.xlsx", broken], lake_dir, **quiet)
         again_vi = lake.read_parquet(f"{lake_dir}/video_influencers.parquet")
-    return Runs(demo, lake_dir, first, full, again, first_vi, full_vi, again_vi)
+        _, evaluation = evaluate_lake(demo / "truth.csv", lake_dir)
+        corrections = _write_corrections(Path(lake_dir), again_vi)
+        run_pipeline([demo / "demo_sheet.xlsx", broken], lake_dir, **quiet)
+        corrected_vi = lake.read_parquet(f"{lake_dir}/video_influencers.parquet")
+        corrected_rank = lake.read_parquet(f"{lake_dir}/ranked_influencers.parquet")
+    return Runs(
+        demo,
+        lake_dir,
+        first,
+        full,
+        again,
+        first_vi,
+        full_vi,
+        again_vi,
+        evaluation,
+        corrections,
+        corrected_vi,
+        corrected_rank,
+    )
+
+
+def _write_corrections(lake_dir: Path, videos: pd.DataFrame) -> dict[str, str]:
+    """Merge the two largest face influencers, name the result, exclude an outro video."""
+    ok = videos[videos["status"] == "ok"]
+    faces = ok[ok["method"] == "face"]["influencer_id"].value_counts().index
+    outro_video = ok[ok["method"] == "outro"]["video_id"].iloc[0]
+    chosen = {"merge": faces[1], "into": faces[0], "exclude": outro_video}
+    (lake_dir / "corrections.csv").write_text(
+        "action,video_id,influencer_id,into,name,note\n"
+        f"merge,,{chosen['merge']},{chosen['into']},,same person\n"
+        f"rename,,{chosen['into']},,Demo Star,\n"
+        f"exclude,{chosen['exclude']},,,,not our ad\n"
+    )
+    return chosen
+
+
+def _check_keys() -> list[dg.AssetCheckKey]:
+    from influencer_pipeline.definitions import defs
+
+    return list(defs.resolve_asset_graph().asset_check_keys)
 
 
 def _instance(runs: Runs) -> dg.DagsterInstance:
@@ -125,14 +168,13 @@ def test_a_broken_video_fails_its_own_partition_only(runs: Runs) -> None:
 
 
 def test_reupload_groups_match_the_truth_exactly(runs: Runs) -> None:
-    _, payload = evaluate_lake(runs.demo / "truth.csv", runs.lake)
-    groups = payload["duplicate_groups"]
+    groups = runs.evaluation["duplicate_groups"]
     assert groups["exact_match"], groups
     assert groups["wrong_merges"] == 0 and groups["splits"] == 0
 
 
 def test_influencers_match_the_truth(runs: Runs) -> None:
-    _, payload = evaluate_lake(runs.demo / "truth.csv", runs.lake)
+    payload = runs.evaluation
     sections = payload["influencers"]["sections"]
     assert sections["face"]["wrong_merges"] == []
     assert sections["face"]["bcubed"]["f"] >= 0.95
@@ -155,11 +197,35 @@ def test_rerun_does_no_new_work_and_changes_nothing(runs: Runs) -> None:
     pd.testing.assert_frame_equal(runs.again_influencers, runs.full_influencers)
 
 
-def test_cli_runs_are_in_the_instance_the_ui_reads(runs: Runs) -> None:
+def test_corrections_in_the_lake_are_applied_on_rebuild(runs: Runs) -> None:
+    chosen, vi = runs.corrections, runs.corrected_influencers.set_index("video_id")
+    before = runs.again_influencers.set_index("video_id")
+    merged = before.index[before["influencer_id"] == chosen["merge"]]
+    assert (vi.loc[merged, "influencer_id"] == chosen["into"]).all()
+    assert (vi.loc[vi["influencer_id"] == chosen["into"], "influencer_name"] == "Demo Star").all()
+    assert bool(vi.loc[chosen["exclude"], "excluded"])
+    untouched = before.index[~before["influencer_id"].isin([chosen["merge"]])]
+    assert vi.loc[untouched, "influencer_id"].equals(before.loc[untouched, "influencer_id"])
+    ranking = runs.corrected_ranking.set_index("influencer_id")
+    assert chosen["merge"] not in ranking.index
+    assert ranking.loc[chosen["into"], "influencer_name"] == "Demo Star"
+    assert chosen["exclude"] not in {v for ids in ranking["video_ids"] for v in ids}
+
+
+def test_cli_runs_and_checks_are_in_the_instance_the_ui_reads(runs: Runs) -> None:
     instance = _instance(runs)
     cli_runs = instance.get_runs(filters=dg.RunsFilter(tags={"influencer_pipeline/source": "cli"}))
-    assert len(cli_runs) == len(runs.batch1.run_ids + runs.full.run_ids + runs.again.run_ids)
+    assert len(cli_runs) >= len(runs.batch1.run_ids + runs.full.run_ids + runs.again.run_ids)
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in cli_runs)
+    for check in (
+        "catalog_keys_unique_and_scores_finite",
+        "every_influencer_ranked_once",
+        "every_face_video_has_one_influencer",
+        "embeddings_unit_norm_one_embedder",
+    ):
+        key = next(k for k in _check_keys() if k.name == check)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        assert record.status.value == "SUCCEEDED", check
 
 
 def test_lake_holds_no_temp_files(runs: Runs) -> None:

@@ -55,6 +55,8 @@ def assign_influencers(
             "method": None,
             "duplicate_of": None,
             "assignment": None,
+            "influencer_name": None,
+            "excluded": False,
         }
         rows.append(row)
         if video.video_id not in status:

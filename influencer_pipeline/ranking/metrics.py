@@ -23,9 +23,10 @@ estimated from the data):
   an unweighted variance of the means would do, weakening the very shrinkage it needs.
 * Shrinkage ``B_i = (s_i^2/n_i) / (s_i^2/n_i + tau^2)`` and the score
   ``theta_hat_i = mu + (1 - B_i) (ybar_i - mu)``: an influencer with one lucky video is pulled
-  most of the way back to the overall mean, one with many consistent videos keeps nearly its own
-  mean. Its posterior standard deviation ``sqrt((1 - B_i) s_i^2 / n_i)`` gives
-  ``score_low``/``score_high`` (95 %); with fewer than two influencers nothing is shrunk.
+  toward the overall mean (the more, the noisier single videos are compared with how much
+  influencers really differ), one with many consistent videos keeps nearly its own mean. Its
+  posterior standard deviation ``sqrt((1 - B_i) s_i^2 / n_i)`` gives ``score_low`` and
+  ``score_high`` (95 %); with fewer than two influencers nothing is shrunk.
 
 Alongside: the raw mean, median, sample standard deviation, min, max, a 95 % Student-t confidence
 interval of the mean (null for a single video), ``consistency`` (the share of the influencer's

@@ -3,15 +3,25 @@
 import dagster as dg
 import pandas as pd
 
+from influencer_pipeline.defs.catalog.checks import check_result
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import FaceModels
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant, video_faces_row
 from influencer_pipeline.faces.records import FACE_ROLES, face_rows
 from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, VIDEO_FACES
+from influencer_pipeline.validation import embedding_problems
 
 FACES = {"group_name": "faces", "owners": ["team:data-platform"], "kinds": {"pytorch", "parquet"}}
 FRAME_COLUMNS = ["video_id", "frame_index", "role", "timestamp_s", "image", "is_blank"]
+
+
+EMBEDDINGS_CHECK = dg.AssetCheckSpec(
+    "embeddings_unit_norm_one_embedder",
+    asset="face_embeddings",
+    blocking=True,
+    description="Every embedding is unit-norm and finite, and all come from one embedder.",
+)
 
 
 @dg.asset(
@@ -19,11 +29,12 @@ FRAME_COLUMNS = ["video_id", "frame_index", "role", "timestamp_s", "image", "is_
     backfill_policy=PER_VIDEO_BACKFILL,
     metadata=PER_VIDEO_METADATA,
     ins={"video_frames": dg.AssetIn(metadata={"columns": FRAME_COLUMNS})},
+    check_specs=[EMBEDDINGS_CHECK],
     **FACES,
 )
 def face_embeddings(
     context: dg.AssetExecutionContext, video_frames: pd.DataFrame, face_models: FaceModels
-) -> pd.DataFrame:
+):
     """One row per detected face: frame, box, detector score, quality gates, embedding."""
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
     detector, embedder = face_models.detector, face_models.face_embedder
@@ -38,22 +49,17 @@ def face_embeddings(
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
     df = process_videos(context, keys, detect, FACE_EMBEDDINGS, label="faces detected")
-    context.add_output_metadata(
-        {
+    flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
+    yield dg.Output(
+        df,
+        metadata={
             "embedder": f"{embedder.name} ({embedder.version})",
             "detector": detector.version,
             "faces_passing_quality": int(df["passes_quality"].sum()),
-            "quality_flags": dg.MetadataValue.json(
-                df["quality_flags"]
-                .str.split(",")
-                .explode()
-                .value_counts()
-                .drop("", errors="ignore")
-                .to_dict()
-            ),
-        }
+            "quality_flags": dg.MetadataValue.json(flags.to_dict()),
+        },
     )
-    return df
+    yield check_result(embedding_problems(df), check_name=EMBEDDINGS_CHECK.name, faces=len(df))
 
 
 @dg.asset(

@@ -10,6 +10,12 @@ from influencer_pipeline.defs.metadata import image_markdown, markdown_table, mo
 from influencer_pipeline.defs.resources import FaceModels, LakeResource
 from influencer_pipeline.identities.assignment import assign_influencers
 from influencer_pipeline.identities.clustering import ClusterConfig, cluster_video_faces
+from influencer_pipeline.identities.corrections import FILE_NAME as CORRECTIONS_FILE
+from influencer_pipeline.identities.corrections import (
+    CorrectionsError,
+    apply_corrections,
+    load_corrections,
+)
 from influencer_pipeline.identities.stable_ids import assign_stable_ids, centroids_by_label
 from influencer_pipeline.lake_schema import IDENTITY_CLUSTERS
 
@@ -138,9 +144,14 @@ def video_influencers(
     duplicate_groups: pd.DataFrame,
     identity_clusters: pd.DataFrame,
     outro_groups: pd.DataFrame,
+    lake: LakeResource,
 ) -> pd.DataFrame:
-    """One row per catalog video: its influencer and how it was assigned (face or outro)."""
-    out = assign_influencers(
+    """One row per catalog video: its influencer and how it was assigned (face or outro).
+
+    Analysts' corrections in ``<lake>/corrections.csv`` (merge, split, rename, exclude) are applied
+    on every build and listed in the materialization metadata.
+    """
+    assigned = assign_influencers(
         catalog=video_catalog,
         files=video_files,
         frame_counts=video_frames.groupby("video_id").size(),
@@ -148,6 +159,12 @@ def video_influencers(
         identity_clusters=identity_clusters,
         outro_groups=outro_groups,
     )
+    corrections_file = lake.local_path() / CORRECTIONS_FILE
+    try:
+        corrections = load_corrections(corrections_file)
+    except CorrectionsError as exc:
+        raise dg.Failure(description=f"Unusable corrections file: {exc}") from exc
+    out, outcomes = apply_corrections(assigned, corrections)
     ok = out[out["status"] == "ok"]
     context.add_output_metadata(
         {
@@ -156,6 +173,8 @@ def video_influencers(
             "influencers": int(ok["influencer_id"].nunique()),
             "by_method": dg.MetadataValue.json(ok["method"].value_counts().to_dict()),
             "reuploads": int(out["duplicate_of"].notna().sum()),
+            "excluded": int(out["excluded"].sum()),
+            "corrections": dg.MetadataValue.md(_corrections_markdown(corrections_file, outcomes)),
             "failures": dg.MetadataValue.md(
                 markdown_table(
                     out.loc[out["status"] == "failed", ["video_id", "video_url", "error"]], rows=20
@@ -164,3 +183,14 @@ def video_influencers(
         }
     )
     return out
+
+
+def _corrections_markdown(path, outcomes) -> str:
+    if not outcomes:
+        return f"_no corrections ({path} is empty or absent)_"
+    lines = ["| row | action | applied | detail |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| {o.row} | {o.action} | {'yes' if o.applied else '**no**'} | {o.detail} |"
+        for o in outcomes
+    ]
+    return f"From `{path}`:\n\n" + "\n".join(lines)

@@ -46,13 +46,12 @@ def outro_fingerprints(
     context: dg.AssetExecutionContext, video_frames: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per video: the fingerprint of its outro card (its last settled, non-blank frames)."""
-    outro = video_frames[video_frames["role"] == "outro"]
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
-    outro_by_video = dict(tuple(outro.groupby("video_id", sort=False)))
 
     def fingerprint(key: str) -> pd.DataFrame:
-        frames = outro_by_video.get(key, frames_by_video[key].iloc[0:0])
-        row = fingerprint_row(fingerprint_outro(frames.assign(video_id=key)))
+        # every frame of the video: fingerprint_outro picks the outro ones, and says why when
+        # there are none (a one-frame video) instead of failing on an empty table
+        row = fingerprint_row(fingerprint_outro(frames_by_video[key].assign(video_id=key)))
         context.add_asset_metadata(
             {"has_card": row["has_card"], "reason": row["reason"] or ""}, partition_key=key
         )

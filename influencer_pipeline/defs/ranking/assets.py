@@ -66,11 +66,19 @@ def ranked_influencers(
     video_faces: pd.DataFrame,
     outro_fingerprints: pd.DataFrame,
 ) -> pd.DataFrame:
-    """One row per influencer: n, mean, median, spread, intervals, shrunk-mean score and rank."""
-    ok = video_influencers[video_influencers["status"] == "ok"]
+    """One row per influencer: n, mean, median, spread, intervals, shrunk-mean score and rank.
+
+    Videos that failed or that a correction excludes are not ranked.
+    """
+    ok = video_influencers[(video_influencers["status"] == "ok") & ~video_influencers["excluded"]]
     ranked = rank_influencers(ok, config.count)
     pictures = influencer_thumbnails(ok, video_faces, outro_fingerprints)
-    out = ranked.merge(pictures, on="influencer_id", how="left")[RANKED_INFLUENCERS.names]
+    names = (
+        ok.dropna(subset=["influencer_name"]).groupby("influencer_id")["influencer_name"].first()
+    )
+    out = ranked.merge(pictures, on="influencer_id", how="left").assign(
+        influencer_name=lambda df: df["influencer_id"].map(names)
+    )[RANKED_INFLUENCERS.names]
     pop = population_stats(observations(ok, config.count)) if len(ok) else None
     context.add_output_metadata(_leaderboard_metadata(out, pop, config.count))
     return out
