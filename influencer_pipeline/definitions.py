@@ -2,8 +2,10 @@
 
 import dagster as dg
 
+from influencer_pipeline.defs.automation import SENSORS, with_cross_video_conditions
 from influencer_pipeline.defs.catalog import assets as catalog_assets
 from influencer_pipeline.defs.catalog import checks as catalog_checks
+from influencer_pipeline.defs.executors import executor_from_env
 from influencer_pipeline.defs.faces import assets as faces_assets
 from influencer_pipeline.defs.identities import assets as identities_assets
 from influencer_pipeline.defs.identities import checks as identities_checks
@@ -16,20 +18,25 @@ from influencer_pipeline.defs.ranking import checks as ranking_checks
 from influencer_pipeline.defs.resources import FaceModels, LakeResource, VideoFetcher
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules(
-        [
-            catalog_assets,
-            media_assets,
-            faces_assets,
-            outro_assets,
-            identities_assets,
-            ranking_assets,
-        ]
+    # the cross-video assets get their automation condition here (defs/automation/conditions.py)
+    assets=with_cross_video_conditions(
+        dg.load_assets_from_modules(
+            [
+                catalog_assets,
+                media_assets,
+                faces_assets,
+                outro_assets,
+                identities_assets,
+                ranking_assets,
+            ]
+        )
     ),
     asset_checks=dg.load_asset_checks_from_modules(
         [catalog_checks, identities_checks, ranking_checks]
     ),
     jobs=JOBS,
+    sensors=SENSORS,
+    executor=executor_from_env(),  # None: the default; $INFLUENCER_EXECUTOR=k8s: a pod per step
     resources={
         "io_manager": ParquetLakeIOManagerFactory(),
         "lake": LakeResource(),

@@ -23,10 +23,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from influencer_pipeline import lake
+from influencer_pipeline import lake, recovery
 from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN, VIDEOS
 from influencer_pipeline.defs.resources import EMBEDDER_ENV
-from influencer_pipeline.paths import LAKE_ENV, default_dagster_home, lake_root
+from influencer_pipeline.paths import LAKE_ENV, default_dagster_home, lake_root, project_dir
 
 INVOCATION_TAG = "influencer_pipeline/invocation"
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -73,6 +73,13 @@ DEFAULT_INSTANCE_YAML = """\
 telemetry:
   enabled: false
 """
+INSTANCE_TEMPLATE = "deploy/dagster.sqlite.yaml"
+
+
+def default_instance_yaml() -> str:
+    """The dagster.yaml a new DAGSTER_HOME gets: deploy/dagster.sqlite.yaml if present."""
+    template = project_dir() / INSTANCE_TEMPLATE
+    return template.read_text() if template.is_file() else DEFAULT_INSTANCE_YAML
 
 
 def use_lake(lake_dir: str | None) -> str:
@@ -90,7 +97,7 @@ def configure_environment(lake_dir: str | None = None) -> dg.DagsterInstance:
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DEFAULT_INSTANCE_YAML)
+        (home / "dagster.yaml").write_text(default_instance_yaml())
     return dg.DagsterInstance.get()
 
 
@@ -201,7 +208,12 @@ def _execute(
             dg.reconstructable(job_fn),
             instance=instance,
             run_config={**QUIET_LOGGERS, **(execution or {}), **(run_config or {})},
-            tags={INVOCATION_TAG: invocation, "influencer_pipeline/source": "cli", **(tags or {})},
+            tags={
+                INVOCATION_TAG: invocation,
+                "influencer_pipeline/source": "cli",
+                **recovery.process_tags(),
+                **(tags or {}),
+            },
         )
     finally:
         tail.stop_event.set()
@@ -228,6 +240,24 @@ class PendingWork:
     faces_only: set[str]  # processed, but their faces were embedded with another embedder
 
 
+PER_VIDEO_ASSETS = (
+    "video_files",
+    "video_frames",
+    "face_embeddings",
+    "video_faces",
+    "outro_fingerprints",
+)
+
+
+def partition_files(lake_dir: str, asset: str) -> set[str]:
+    """The partition keys that have a file in ``<lake>/<asset>/`` (one listing per asset)."""
+    folder = lake.as_upath(lake_dir) / asset
+    try:
+        return {p.name[: -len(".parquet")] for p in folder.iterdir() if p.name.endswith(".parquet")}
+    except FileNotFoundError:
+        return set()
+
+
 def _partition_value(lake_dir: str, asset: str, video_id: str, column: str) -> set[object] | None:
     try:
         return set(lake.read_parquet(f"{lake_dir}/{asset}/{video_id}.parquet", [column])[column])
@@ -242,19 +272,18 @@ def pending_work(
     embedder: str,
     force: bool,
 ) -> PendingWork:
-    """Decide what to (re)compute: incremental by default, so a rerun only does new work."""
+    """Decide what to (re)compute: incremental by default, so a rerun only does new work.
+
+    A partition counts as done only when the instance recorded its materialization AND its file
+    is in the lake: a run killed between the two, or a lake emptied by hand, is redone.
+    """
     wanted = set(video_ids)
     if force:
         return PendingWork(everything=wanted, faces_only=set())
     missing: set[str] = set()
-    for asset in (
-        "video_files",
-        "video_frames",
-        "face_embeddings",
-        "video_faces",
-        "outro_fingerprints",
-    ):
-        missing |= wanted - set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+    for asset in PER_VIDEO_ASSETS:
+        recorded = set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+        missing |= wanted - (recorded & partition_files(lake_dir, asset))
     for video_id in wanted - missing:
         statuses = _partition_value(lake_dir, "video_files", video_id, "status")
         if statuses is None or statuses != {"ok"}:
@@ -265,6 +294,20 @@ def pending_work(
         if used is None or (used and used != {embedder}):
             faces_only.add(video_id)
     return PendingWork(everything=missing, faces_only=faces_only)
+
+
+def recover_from_killed_runs(
+    instance: dg.DagsterInstance, lake_dir: str, emit: Callable[[str], None] = print
+) -> None:
+    """Fail the runs a killed CLI process left unfinished; then, if no run is active, delete
+    the temp files killed writers left in the lake."""
+    orphaned = recovery.fail_orphaned_runs(instance)
+    if orphaned:
+        emit(f"marked {len(orphaned)} run(s) of a killed process as failed: {', '.join(orphaned)}")
+    if recovery.active_runs(instance) == 0:
+        removed = recovery.remove_leftovers(lake_dir)
+        if removed:
+            emit(f"removed {removed} temp file(s) left by a killed writer")
 
 
 def run_pipeline(
@@ -290,6 +333,7 @@ def run_pipeline(
     instance = configure_environment(lake_dir)
     report = RunReport(lake=lake_root())
     emit(f"lake: {report.lake}   dagster home: {os.environ['DAGSTER_HOME']}")
+    recover_from_killed_runs(instance, report.lake, emit)
 
     emit("[1/3] catalog: reading sheets")
     result = _execute(

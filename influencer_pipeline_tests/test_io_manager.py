@@ -43,7 +43,7 @@ def _job(tmp_path: Path) -> dg.JobDefinition:
         assets=[per_letter, letter_count],
         resources={"io_manager": ParquetLakeIOManagerFactory(base_path=str(tmp_path))},
         jobs=[
-            dg.define_asset_job("letters", selection=["per_letter"], partitions_def=LETTERS),
+            dg.define_asset_job("letters", selection=["per_letter"]),
             dg.define_asset_job("count", selection=["letter_count"]),
         ],
     )

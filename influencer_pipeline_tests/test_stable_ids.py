@@ -14,6 +14,7 @@ from influencer_pipeline.identities.stable_ids import (
     assign_stable_ids,
     centroids_by_label,
     new_influencer_id,
+    previous_by_canonical,
 )
 
 
@@ -167,3 +168,27 @@ def test_rematerialization_with_shuffled_rows_is_identical() -> None:
     again = assign_stable_ids(shuffled, first[["video_id", "influencer_id"]], "F-")
     assert (again["id_source"] == "previous").all()
     assert by_video(again) == {v: (i, "previous") for v, (i, _) in by_video(first).items()}
+
+
+def test_previous_ids_follow_a_video_to_its_new_canonical() -> None:
+    """A re-upload that becomes its group's canonical keeps the id the old canonical had."""
+    previous = pd.DataFrame({"video_id": ["old", "solo"], "influencer_id": ["O-a", "O-b"]})
+    groups = pd.DataFrame(
+        {"video_id": ["old", "new", "solo"], "canonical_video_id": ["new", "new", "solo"]}
+    )
+    rekeyed = previous_by_canonical(previous, groups)
+    assert dict(zip(rekeyed["video_id"], rekeyed["influencer_id"], strict=True)) == {
+        "new": "O-a",
+        "solo": "O-b",
+    }
+    clusters = pd.DataFrame({"video_id": ["new", "solo"], "cluster_key": ["new", "solo"]})
+    ids = assign_stable_ids(clusters, rekeyed, "O-")
+    assert ids.set_index("video_id")["influencer_id"].to_dict() == {"new": "O-a", "solo": "O-b"}
+
+
+def test_previous_by_canonical_takes_the_most_common_id_of_a_group() -> None:
+    previous = pd.DataFrame({"video_id": ["a", "b", "c"], "influencer_id": ["F-1", "F-2", "F-2"]})
+    groups = pd.DataFrame({"video_id": ["a", "b", "c"], "canonical_video_id": ["a", "a", "a"]})
+    rekeyed = previous_by_canonical(previous, groups)
+    assert rekeyed.to_dict("records") == [{"video_id": "a", "influencer_id": "F-2"}]
+    assert previous_by_canonical(None, groups) is None

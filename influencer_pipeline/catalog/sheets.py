@@ -25,6 +25,9 @@ from influencer_pipeline.catalog.urls import strip_invisible
 URL_COLUMN_NAMES: tuple[str, ...] = ("Video URL", "video_url", "url")
 SCORE_COLUMN_NAMES: tuple[str, ...] = ("Performance", "performance", "Performance Score", "score")
 SHEET_COLUMNS: tuple[str, ...] = ("source_sheet", "source_row", "raw_url", "raw_score")
+# Largest score magnitude accepted: far above any view count or rate, yet small enough that the
+# ranking's sums of squares stay finite (one 1e200 score would turn every influencer's score NaN).
+MAX_ABS_SCORE = 1e15
 
 XLSX_EXTENSIONS = (".xlsx", ".xlsm")
 CSV_EXTENSIONS = (".csv", ".tsv")
@@ -68,7 +71,7 @@ class ScoreRejected(ValueError):  # noqa: N818  (name fixed by the catalog contr
 
 
 def parse_score(raw: object) -> float:
-    """The score of a cell as a finite float; raises ScoreRejected (bools are not numbers)."""
+    """The score of a cell as a finite float within +-MAX_ABS_SCORE; raises ScoreRejected."""
     if _is_blank(raw):
         hint = "; a formula saved without its computed value also reads as empty"
         raise ScoreRejected(
@@ -94,6 +97,12 @@ def parse_score(raw: object) -> float:
         )
     if not math.isfinite(value):
         raise ScoreRejected("non_finite_score", f"the score {_show(raw)} is not a finite number")
+    if abs(value) > MAX_ABS_SCORE:
+        raise ScoreRejected(
+            "score_out_of_range",
+            f"the score {_show(raw)} is beyond +-{MAX_ABS_SCORE:.0e}, the largest magnitude a"
+            " score may have",
+        )
     return value
 
 

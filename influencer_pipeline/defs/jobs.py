@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from influencer_pipeline.defs.partitions import VIDEOS
-
+# The per-video jobs take the `videos` partitions of the assets they select.
 CATALOG_ASSETS = dg.AssetSelection.assets("video_catalog", "rejected_rows")
 MEDIA_ASSETS = dg.AssetSelection.assets("video_files", "video_frames")
 FACE_ASSETS = dg.AssetSelection.assets("face_embeddings", "video_faces")
@@ -20,13 +19,11 @@ catalog_job = dg.define_asset_job(
 per_video_job = dg.define_asset_job(
     "per_video_job",
     selection=PER_VIDEO_ASSETS,
-    partitions_def=VIDEOS,
     description="Fetch, decode and analyse the videos of one partition range.",
 )
 faces_job = dg.define_asset_job(
     "faces_job",
     selection=FACE_ASSETS,
-    partitions_def=VIDEOS,
     description="Re-detect and re-embed faces of a partition range (e.g. after changing embedder).",
 )
 cross_video_job = dg.define_asset_job(

@@ -32,9 +32,11 @@ Steps of :func:`cluster_identities`:
    medoid is the member with the smallest RMS distance to the others. The RMS condition stops
    a chain A - bridge - B whose medoid sits on the bridge, which the medoid condition alone
    accepts. A cluster that fails is split by average-linkage agglomerative clustering (scipy)
-   cut at ``identity_threshold`` (by HDBSCAN "leaf" clusters beyond ``max_exact_size``
-   members) and every part is verified again; a part that linkage cannot split loses its
-   failing members one by one. Parts of one video become singletons.
+   cut at ``identity_threshold`` (beyond ``max_exact_size`` members, where that tree costs
+   O(m^2) memory, by HDBSCAN on the cluster without the epsilon merge: excess-of-mass clusters
+   first, leaf clusters for a part still that large) and every part is verified again; a part
+   that cannot be split loses its failing members one by one. Parts of one video become
+   singletons.
 4. Keys: ``cluster_key`` is the smallest member ``video_id`` (deterministic, order-free);
    ``cluster_label`` numbers the multi-video clusters 0.. in ``cluster_key`` order and is -1
    for every singleton; ``hdbscan_label`` is the candidate label from step 2 (-1 = noise) and
@@ -48,7 +50,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import hdbscan
 import numpy as np
@@ -126,8 +128,13 @@ class ClusterConfig:
         0.4. 0.3 is the largest value that costs no precision on the real photos.
     allow_single_cluster: HDBSCAN's; False (True: P/R 0.966/0.883 vs 0.982/0.866 at 1k).
     n_jobs: parallel jobs for the neighbour search.
-    max_exact_size: clusters larger than this are split by HDBSCAN "leaf" instead of an
-        O(m^2) average-linkage tree.
+    max_exact_size: clusters larger than this are split by HDBSCAN instead of an O(m^2)
+        average-linkage tree: excess-of-mass without ``cluster_selection_epsilon`` (the epsilon
+        merge is what chains the videos of many people into one candidate at 100k videos: one
+        of 27,490 on the synthetic 100k set), then "leaf" for a part still that large. Measured
+        on that candidate (benchmarks/identity_scale.py, 100k): 9 s, final BCubed P/R
+        0.968/0.748; splitting it by "leaf" with epsilon 0.3 instead only peeled its noise off,
+        one HDBSCAN run (~10 s) at a time (hours); "leaf" without epsilon: 12 s, P/R 0.970/0.607.
     """
 
     identity_threshold: float = 0.40
@@ -359,6 +366,19 @@ def _passes(x: np.ndarray, config: ClusterConfig) -> bool:
     return bool(to_medoid.max() <= limit and rms.max() <= limit)
 
 
+def _split_large(
+    x: np.ndarray, group: np.ndarray, config: ClusterConfig, finest: bool
+) -> np.ndarray:
+    """Labels that split a group too large for average linkage (noise: a label per point).
+
+    HDBSCAN on the group without the epsilon merge: excess-of-mass clusters, or leaf clusters
+    (the finest HDBSCAN gives) when ``finest``.
+    """
+    exact = replace(config, cluster_selection_epsilon=0.0)
+    sub, _ = _hdbscan(x[group], exact, "leaf" if finest else "eom")
+    return np.where(sub >= 0, sub, -1 - np.arange(len(sub)))
+
+
 def _verified_parts(
     x: np.ndarray, members: np.ndarray, config: ClusterConfig
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -366,10 +386,10 @@ def _verified_parts(
 
     Returns (member indices, distance to the part's medoid) per part.
     """
-    pending = [members]
+    pending = [(members, False)]  # (group, split it into HDBSCAN's finest clusters when large)
     done: list[tuple[np.ndarray, np.ndarray]] = []
     while pending:
-        group = pending.pop()
+        group, finest = pending.pop()
         if len(group) == 1:
             done.append((group, np.zeros(1)))
             continue
@@ -379,18 +399,20 @@ def _verified_parts(
         if not failing.any():
             done.append((group, to_medoid))
             continue
-        if len(group) <= config.max_exact_size:
+        large = len(group) > config.max_exact_size
+        if not large:
             tree = linkage(x[group], method="average", metric="euclidean")
             labels = fcluster(tree, t=config.identity_threshold, criterion="distance")
         else:
-            sub, _ = _hdbscan(x[group], config, "leaf")
-            labels = np.where(sub >= 0, sub, -1 - np.arange(len(sub)))
+            labels = _split_large(x, group, config, finest)
         parts = [group[labels == lab] for lab in np.unique(labels)]
         if len(parts) == 1:  # linkage keeps them together: peel the failing members off
             if failing.all():
                 failing[np.argmin(rms)] = False
             parts = [group[~failing]] + [group[[i]] for i in np.flatnonzero(failing)]
-        pending.extend(parts)
+        # a part of a large group that is still too large is split more finely next time, so
+        # every split of a large group makes progress
+        pending.extend((part, large and len(part) > config.max_exact_size) for part in parts)
     return done
 
 

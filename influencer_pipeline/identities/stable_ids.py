@@ -54,6 +54,40 @@ def new_influencer_id(prefix: str, video_ids: list[str], attempt: int = 0) -> st
     return prefix + hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_HEX]
 
 
+def previous_by_canonical(
+    previous: pd.DataFrame | None, duplicate_groups: pd.DataFrame
+) -> pd.DataFrame | None:
+    """``previous`` re-keyed to each video's current canonical video (one row per canonical).
+
+    ``duplicate_groups``: video_id, canonical_video_id of this materialization.
+
+    Clusters hold only canonical videos, and a new re-upload can become the canonical of a group
+    whose old canonical carried the id: without this the group would get a new id. Where several
+    members carried ids, the most frequent wins; ties go to the id of the canonical video itself,
+    then to the smallest id.
+    """
+    if previous is None or previous.empty:
+        return previous
+    canonical_of = dict(
+        zip(duplicate_groups["video_id"], duplicate_groups["canonical_video_id"], strict=True)
+    )
+    rows = previous[["video_id", "influencer_id"]].astype(str)
+    rows = rows.assign(canonical=[canonical_of.get(v, v) for v in rows["video_id"]])
+    rows["is_self"] = rows["video_id"] == rows["canonical"]
+    votes = (
+        rows.groupby(["canonical", "influencer_id"])
+        .agg(n=("video_id", "size"), is_self=("is_self", "any"))
+        .reset_index()
+        .sort_values(
+            ["canonical", "n", "is_self", "influencer_id"], ascending=[True, False, False, True]
+        )
+        .drop_duplicates("canonical")
+    )
+    return pd.DataFrame(
+        {"video_id": votes["canonical"].tolist(), "influencer_id": votes["influencer_id"].tolist()}
+    )
+
+
 def centroids_by_label(
     labels: Mapping[str, str], embeddings: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:

@@ -23,7 +23,9 @@ the cache 50 s, because about 1 look-up in 27 stalls 5 s in the system resolver;
 look-up); temporary ones (``EAI_AGAIN``), connection errors, timeouts, bodies cut off
 mid-way, HTTP 408/429/5xx are retried up to ``policy.retries`` times with exponential backoff and
 jitter (``backoff_s * 2**n`` scaled by a random factor in [0.5, 1], at most ``max_backoff_s``),
-honouring ``Retry-After`` up to that cap, and never past ``total_timeout_s``.
+honouring ``Retry-After`` up to that cap, and never past ``total_timeout_s``. The body is read as it
+arrives (one socket read at a time), so a server that drips bytes cannot hold a fetch past
+``total_timeout_s`` (by more than one ``read_timeout_s``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.probe import VIDEO_CONTAINER_KINDS, sniff_container
@@ -61,6 +64,7 @@ GIB = 1024**3
 CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 4096  # bytes kept to sniff the content
 SNIPPET_BYTES = 64 * 1024  # most we read of an error page, to quote its title
+SNIPPET_SECONDS = 5.0  # most time spent reading an error page, to quote its title
 USER_AGENT = "influencer-pipeline/0.1 (+video fetcher; python-requests)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -472,12 +476,33 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _arriving(response: requests.Response, chunk_bytes: int) -> Iterator[bytes]:
+    """The body as it arrives, at most one socket read per chunk, so callers can check the clock.
+
+    ``iter_content`` blocks until a whole chunk has arrived: a server that drips a byte every few
+    seconds (never silent for ``read_timeout_s``) would hold one 1 MiB read for days, far past
+    ``total_timeout_s``. urllib3's errors are wrapped the way ``iter_content`` wraps them.
+    """
+    try:
+        while chunk := response.raw.read1(chunk_bytes, decode_content=True):
+            yield chunk
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except Urllib3SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+
+
 def _read_some(response: requests.Response, limit: int) -> bytes:
     data = b""
+    until = time.monotonic() + SNIPPET_SECONDS
     with contextlib.suppress(requests.RequestException, ProtocolError, OSError):
-        for chunk in response.iter_content(chunk_size=8192):
+        for chunk in _arriving(response, 8192):
             data += chunk
-            if len(data) >= limit:
+            if len(data) >= limit or time.monotonic() > until:
                 break
     return data[:limit]
 
@@ -601,7 +626,7 @@ def _stream_body(
     with _temp_file(dest_dir) as (path, fh):
         sink = _Sink(fh, policy.max_bytes, source)
         try:
-            for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+            for chunk in _arriving(response, CHUNK_BYTES):
                 sink.write(chunk)
                 if time.monotonic() > deadline:
                     raise MediaError(

@@ -25,6 +25,12 @@ Sampling (``sample_frames``)
   display matrix (the turn ffmpeg's autorotate makes; odd angles snap to quarter turns).
 - Packets the decoder rejects are skipped and counted (``corrupt_packets``); when not a single
   frame decodes, ``MediaError("corrupt")`` is raised.
+- The decoder refuses pictures larger than ``max_pixels`` before allocating them (the probe's
+  rule: twice its 4096 x 4096 limit), so a frame that grows mid-stream - e.g. one 8000 x 8000
+  16-bit PNG frame in a 64 x 64 stream, 0.5 MB on disk, 0.5 GB decoded - is skipped as a corrupt
+  packet instead of being decoded.
+- Streams whose packets carry no timestamps (raw H.264/HEVC elementary streams, which the probe
+  accepts) cannot seek: they are decoded in order, frame ``i`` at ``i / frame rate``.
 
 Blank frames (``classify_blank``) are judged on a 64 x 64 area-averaged copy, so sensor noise and
 JPEG ringing average out:
@@ -61,6 +67,7 @@ from PIL import Image
 from influencer_pipeline.lake_schema import VIDEO_FRAMES
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.phash import check_rgb, hash_image
+from influencer_pipeline.media.probe import DEFAULT_MAX_PIXELS
 
 BLACK_LUMA_P99 = 40.0  # 0-255 luma: a frame whose bright end is this dark is black
 UNIFORM_DELTA = 24  # levels (any RGB channel) that make a cell differ from the median colour
@@ -92,6 +99,7 @@ class SamplingConfig:
     outro_fps: float = 2.0
     max_side: int = 640
     jpeg_quality: int = 85
+    max_pixels: int = 2 * DEFAULT_MAX_PIXELS  # decoder limit (coded size), as in the probe
 
     def __post_init__(self) -> None:
         if not (self.body_fps > 0 and self.outro_fps > 0):
@@ -107,6 +115,8 @@ class SamplingConfig:
             raise SamplingConfigError(f"outro_seconds must be >= 0, got {self.outro_seconds}")
         if not 1 <= self.jpeg_quality <= 100:
             raise SamplingConfigError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+        if self.max_pixels < 1:
+            raise SamplingConfigError(f"max_pixels must be positive, got {self.max_pixels}")
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,14 @@ class _Counters:
     corrupt: int = 0
 
 
+class _NoTimestamps(Exception):  # noqa: N818  (a signal, not an error)
+    """The stream's packets carry no timestamps (a raw elementary stream): it cannot seek."""
+
+    def __init__(self, packets: int) -> None:
+        super().__init__(f"{packets} packets without timestamps")
+        self.packets = packets
+
+
 def _index_stream(
     container: av.container.InputContainer, stream: av.video.VideoStream
 ) -> _StreamIndex:
@@ -160,12 +178,15 @@ def _index_stream(
     pts_min: int | None = None
     last_pts: int | None = None
     end_pts: int | None = None
-    packets = corrupt = 0
+    packets = corrupt = untimed = 0
     rate = stream.average_rate or stream.guessed_rate or Fraction(25)
     default_duration = max(1, round(1 / (rate * stream.time_base))) if stream.time_base else 1
     try:
         for packet in container.demux(stream):
-            if packet.size == 0 or packet.pts is None:
+            if packet.size == 0:
+                continue
+            if packet.pts is None:
+                untimed += 1
                 continue
             if packet.is_discard:
                 continue
@@ -182,6 +203,8 @@ def _index_stream(
     except av.FFmpegError:
         corrupt += 1  # the rest of the file cannot be demuxed: index what was readable
     if pts_min is None or last_pts is None or end_pts is None:
+        if untimed:
+            raise _NoTimestamps(untimed)
         raise MediaError("corrupt", "the video stream has no readable packets")
     keys.sort()
     if not keys or keys[0][0] > pts_min:
@@ -216,7 +239,10 @@ def _targets(duration: float, last_t: float, config: SamplingConfig) -> tuple[fl
 
 
 def _decoded_frames(
-    container: av.container.InputContainer, stream: av.video.VideoStream, counters: _Counters
+    container: av.container.InputContainer,
+    stream: av.video.VideoStream,
+    counters: _Counters,
+    timed: bool = True,
 ) -> Iterator[av.VideoFrame]:
     """Frames decoded from the container's current position, skipping packets that fail."""
     for packet in container.demux(stream):
@@ -226,7 +252,7 @@ def _decoded_frames(
             counters.corrupt += 1
             continue
         for frame in frames:
-            if frame.pts is None:
+            if timed and frame.pts is None:
                 continue
             counters.decoded += 1
             yield frame
@@ -346,6 +372,54 @@ def _to_rgb(frame: av.VideoFrame, max_side: int, sar: Fraction | None) -> np.nda
     return np.ascontiguousarray(rgb)
 
 
+def _sample_in_order(
+    path: Path, packets: int, config: SamplingConfig, started: float
+) -> SampleResult:
+    """Sample a stream without timestamps by decoding it in order (frame ``i`` at ``i / rate``)."""
+    counters = _Counters()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"max_pixels": str(config.max_pixels)}
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        duration = packets / rate
+        outro_start, targets = _targets(duration, (packets - 1) / rate, config)
+        sar = stream.sample_aspect_ratio
+        frames: list[SampledFrame] = []
+        pending = iter(targets)
+        target = next(pending, None)
+        last: tuple[float, av.VideoFrame] | None = None
+        try:
+            for i, frame in enumerate(_decoded_frames(container, stream, counters, timed=False)):
+                t = i / rate
+                last = (t, frame)
+                if target is None or t < target - 1e-9:
+                    continue
+                role = ROLE_OUTRO if t >= outro_start - 1e-9 else ROLE_BODY
+                frames.append(SampledFrame(role, t, _to_rgb(frame, config.max_side, sar)))
+                while target is not None and target <= t + 1e-9:
+                    target = next(pending, None)
+        except av.FFmpegError as exc:
+            raise MediaError("corrupt", f"decoding {Path(path).name} failed: {exc}") from None
+        if target is not None and last is not None:  # targets past the last decodable frame
+            t, frame = last
+            if not frames or frames[-1].timestamp_s < t:
+                role = ROLE_OUTRO if t >= outro_start - 1e-9 else ROLE_BODY
+                frames.append(SampledFrame(role, t, _to_rgb(frame, config.max_side, sar)))
+    if not frames:
+        raise MediaError("corrupt", f"no frame of {Path(path).name} could be decoded")
+    return SampleResult(
+        frames=frames,
+        frames_decoded=counters.decoded,
+        seeks=0,
+        duration_s=duration,
+        decode_seconds=time.perf_counter() - started,
+        outro_start_s=outro_start,
+        packets=packets,
+        corrupt_packets=counters.corrupt,
+        rotation=_rotation(last[1]) if last is not None else 0,
+    )
+
+
 def sample_frames(path: Path, config: SamplingConfig) -> SampleResult:
     """Decode only the frames the sampling plan needs (body + outro) by seeking; see module doc."""
     started = time.perf_counter()
@@ -359,8 +433,12 @@ def sample_frames(path: Path, config: SamplingConfig) -> SampleResult:
         if not container.streams.video:
             raise MediaError("no_video_stream", f"{Path(path).name} has no video stream")
         stream = container.streams.video[0]
+        stream.codec_context.options = {"max_pixels": str(config.max_pixels)}
         time_base = stream.time_base or Fraction(1, 90000)
-        index = _index_stream(container, stream)
+        try:
+            index = _index_stream(container, stream)
+        except _NoTimestamps as untimed:
+            return _sample_in_order(path, untimed.packets, config, started)
         duration = float((index.end_pts - index.first_pts) * time_base)
         last_t = float((index.last_pts - index.first_pts) * time_base)
         outro_start, targets = _targets(duration, last_t, config)

@@ -13,6 +13,7 @@ from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, VIDEO_FACES
 from influencer_pipeline.validation import embedding_problems
 
 FACES = {"group_name": "faces", "owners": ["team:data-platform"], "kinds": {"pytorch", "parquet"}}
+GPU_POOL = "gpu"
 FRAME_COLUMNS = ["video_id", "frame_index", "role", "timestamp_s", "image", "is_blank"]
 
 
@@ -30,6 +31,9 @@ EMBEDDINGS_CHECK = dg.AssetCheckSpec(
     metadata=PER_VIDEO_METADATA,
     ins={"video_frames": dg.AssetIn(metadata={"columns": FRAME_COLUMNS})},
     check_specs=[EMBEDDINGS_CHECK],
+    # detection and embedding use the GPU when there is one: the `gpu` concurrency pool caps how
+    # many of these steps run at once across all runs (limit set in the instance, see deploy/)
+    pool=GPU_POOL,
     **FACES,
 )
 def face_embeddings(

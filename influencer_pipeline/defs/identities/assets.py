@@ -16,7 +16,11 @@ from influencer_pipeline.identities.corrections import (
     apply_corrections,
     load_corrections,
 )
-from influencer_pipeline.identities.stable_ids import assign_stable_ids, centroids_by_label
+from influencer_pipeline.identities.stable_ids import (
+    assign_stable_ids,
+    centroids_by_label,
+    previous_by_canonical,
+)
 from influencer_pipeline.lake_schema import IDENTITY_CLUSTERS
 
 IDENTITIES = {"group_name": "identities", "owners": ["team:data-platform"]}
@@ -31,7 +35,9 @@ IDENTITY_THRESHOLDS = {"dlib": 0.40, "facenet": 0.9}
     kinds={"hdbscan", "parquet"},
     ins={
         "video_catalog": dg.AssetIn(metadata={"columns": ["video_id"]}),
-        "duplicate_groups": dg.AssetIn(metadata={"columns": ["video_id", "is_canonical"]}),
+        "duplicate_groups": dg.AssetIn(
+            metadata={"columns": ["video_id", "is_canonical", "canonical_video_id"]}
+        ),
         "video_faces": dg.AssetIn(
             metadata={
                 "columns": [
@@ -75,7 +81,10 @@ def identity_clusters(
     embeddings = {
         v: np.asarray(e) for v, e in zip(faces["video_id"], faces["embedding"], strict=True)
     }
-    previous = lake.previous("identity_clusters", ["video_id", "influencer_id"])
+    previous = previous_by_canonical(
+        lake.previous("identity_clusters", ["video_id", "influencer_id"]),
+        duplicate_groups,
+    )
     ids = assign_stable_ids(
         clusters[["video_id", "cluster_key"]],
         previous,

@@ -7,7 +7,7 @@ from influencer_pipeline.defs.metadata import image_markdown, markdown_table
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import LakeResource
-from influencer_pipeline.identities.stable_ids import assign_stable_ids
+from influencer_pipeline.identities.stable_ids import assign_stable_ids, previous_by_canonical
 from influencer_pipeline.lake_schema import OUTRO_FINGERPRINTS, OUTRO_GROUPS
 from influencer_pipeline.outro.fingerprint import fingerprint_outro
 from influencer_pipeline.outro.grouping import faces_in_outro_groups, group_outros
@@ -68,7 +68,9 @@ def outro_fingerprints(
     "stable id. " + OUTRO_DESCRIPTION,
     ins={
         "video_catalog": dg.AssetIn(metadata={"columns": ["video_id"]}),
-        "duplicate_groups": dg.AssetIn(metadata={"columns": ["video_id", "is_canonical"]}),
+        "duplicate_groups": dg.AssetIn(
+            metadata={"columns": ["video_id", "is_canonical", "canonical_video_id"]}
+        ),
         "video_faces": dg.AssetIn(
             metadata={
                 "columns": ["video_id", "has_dominant_face"],
@@ -109,7 +111,9 @@ def outro_groups(
     clusters = pd.concat(
         [grouped.assign(has_card=True), singles.assign(has_card=False)], ignore_index=True
     )
-    previous = lake.previous("outro_groups", ["video_id", "influencer_id"])
+    previous = previous_by_canonical(
+        lake.previous("outro_groups", ["video_id", "influencer_id"]), duplicate_groups
+    )
     ids = assign_stable_ids(
         clusters[["video_id", "group_key"]].rename(columns={"group_key": "cluster_key"}),
         previous,
