@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--executor",
         choices=["multiprocess", "in_process"],
         default="multiprocess",
-        help="Dagster executor: a process per step, or every step in this process",
+        help="Dagster executor of the per-video runs: a process per step, or every step in this "
+        "process (the catalog and cross-video runs always run in this process)",
     )
     run.add_argument(
         "--max-concurrent",

@@ -323,11 +323,14 @@ def run_pipeline(
 ) -> RunReport:
     """Materialize every asset for ``sheets`` through Dagster; raises PipelineInput/RunError.
 
-    ``executor`` / ``max_concurrent`` choose the Dagster executor of every run (see
-    ``execution_config``).
+    ``executor`` / ``max_concurrent`` choose the Dagster executor of the per-video runs (see
+    ``execution_config``). The catalog and cross-video runs are light, one step after another,
+    so they always run in process: a process per step would add ~5 s of imports per step and
+    ~45 s per invocation on 2 cores (benchmarks/RESULTS.md).
     """
     started = time.monotonic()
     execution = execution_config(executor, max_concurrent)
+    light = execution_config("in_process")
     if embedder:
         os.environ[EMBEDDER_ENV] = embedder
     instance = configure_environment(lake_dir)
@@ -341,7 +344,7 @@ def run_pipeline(
         instance,
         emit,
         run_config={"ops": {"video_catalog": {"config": {"sheets": [str(s) for s in sheets]}}}},
-        execution=execution,
+        execution=light,
     )
     report.run_ids.append(result.run_id)
     if not result.success:
@@ -381,7 +384,7 @@ def run_pipeline(
     report.processed = len(work.everything) + len(work.faces_only)
 
     emit("[3/3] cross-video stages")
-    result = _execute(cross_video_job, instance, emit, execution=execution)
+    result = _execute(cross_video_job, instance, emit, execution=light)
     report.run_ids.append(result.run_id)
     if not result.success:
         raise PipelineRunError(_failure_message(result))

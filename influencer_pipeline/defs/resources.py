@@ -86,9 +86,10 @@ class FaceModels(dg.ConfigurableResource):
     """The face detector (MTCNN) and embedder, loaded once per process and shared by every video."""
 
     embedder: str = Field(
-        default_factory=lambda: os.environ.get(EMBEDDER_ENV, "facenet"),
+        default="",
         description="'facenet' (InceptionResnetV1 vggface2, 512-d; needs its weights file) or "
-        "'dlib' (ResNet descriptor, 128-d, offline). Default: $INFLUENCER_EMBEDDER or facenet.",
+        "'dlib' (ResNet descriptor, 128-d, offline). Empty: $INFLUENCER_EMBEDDER when the run "
+        "starts, else facenet.",
     )
     facenet_weights: str = Field(
         default="", description="Path of the vggface2 state dict; empty: the default location."
@@ -107,13 +108,20 @@ class FaceModels(dg.ConfigurableResource):
         from influencer_pipeline.faces.embedders import make_embedder
 
         options: dict[str, Any] = {}
-        if self.embedder == "facenet":
+        if self.embedder_name == "facenet":
             options = {
                 "weights_path": self.facenet_weights or None,
                 "allow_download": self.allow_download,
             }
-        self._embedder = make_embedder(self.embedder, **options)
+        self._embedder = make_embedder(self.embedder_name, **options)
         self._detector = FaceDetector(min_face_size=self.min_face_size, batch_size=self.batch_size)
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedder in use: the configured one, else $INFLUENCER_EMBEDDER (read now), else
+        facenet. Read at run time, not import time, so a process that loaded the definitions
+        before the CLI set the variable still uses the embedder the run asked for."""
+        return self.embedder or os.environ.get(EMBEDDER_ENV, "") or "facenet"
 
     @property
     def detector(self) -> Any:

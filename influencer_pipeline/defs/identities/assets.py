@@ -68,15 +68,15 @@ def identity_clusters(
         video_faces["has_dominant_face"]
         & video_faces["video_id"].isin(canonical & set(video_catalog["video_id"]))
     ].reset_index(drop=True)
-    stale = faces[faces["embedder"] != face_models.embedder]
+    stale = faces[faces["embedder"] != face_models.embedder_name]
     if len(stale):
         raise dg.Failure(
             description=f"{len(stale)} videos were embedded with {sorted(set(stale['embedder']))}, "
-            f"not the configured '{face_models.embedder}'; clustering never mixes embedding "
+            f"not the configured '{face_models.embedder_name}'; clustering never mixes embedding "
             "spaces. Rematerialize face_embeddings and video_faces for those partitions.",
             metadata={"videos": dg.MetadataValue.json(stale["video_id"].tolist()[:100])},
         )
-    config = ClusterConfig(identity_threshold=IDENTITY_THRESHOLDS[face_models.embedder])
+    config = ClusterConfig(identity_threshold=IDENTITY_THRESHOLDS[face_models.embedder_name])
     clusters = cluster_video_faces(faces, config)
     embeddings = {
         v: np.asarray(e) for v, e in zip(faces["video_id"], faces["embedding"], strict=True)
