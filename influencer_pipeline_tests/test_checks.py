@@ -10,6 +10,18 @@ import pandas as pd
 
 from influencer_pipeline.defs.catalog.checks import catalog_keys_unique_and_scores_finite
 from influencer_pipeline.defs.io_managers import ParquetLakeIOManagerFactory
+from influencer_pipeline.defs.ranking.assets import (
+    RankedInfluencersDataFrame,
+    RankingConfig,
+    ranked_influencers,
+)
+from influencer_pipeline.lake_schema import (
+    OUTRO_FINGERPRINTS,
+    RANKED_INFLUENCERS,
+    VIDEO_FACES,
+    VIDEO_INFLUENCERS,
+    empty_frame,
+)
 from influencer_pipeline.validation import (
     catalog_problems,
     cluster_problems,
@@ -126,3 +138,18 @@ def test_a_failing_blocking_check_stops_downstream_assets(tmp_path: Path) -> Non
         assert not result.success
         assert instance.get_latest_materialization_event(dg.AssetKey("downstream")) is None
         assert not (tmp_path / "downstream.parquet").exists()
+
+
+def test_nothing_to_rank_gives_a_valid_empty_ranking() -> None:
+    """Every video failed (the real sheet here): an empty table that passes the asset's type."""
+    failed = empty_frame(VIDEO_INFLUENCERS)
+    failed.loc[0, ["video_id", "status", "excluded"]] = ["v1", "failed", False]
+    out = ranked_influencers(
+        dg.build_asset_context(),
+        RankingConfig(),
+        video_influencers=failed,
+        video_faces=empty_frame(VIDEO_FACES),
+        outro_fingerprints=empty_frame(OUTRO_FINGERPRINTS),
+    )
+    assert out.empty and list(out.columns) == RANKED_INFLUENCERS.names
+    assert dg.check_dagster_type(RankedInfluencersDataFrame, out).success

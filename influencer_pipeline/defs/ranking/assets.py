@@ -8,7 +8,7 @@ from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 from pydantic import Field
 
 from influencer_pipeline.defs.metadata import image_markdown
-from influencer_pipeline.lake_schema import RANKED_INFLUENCERS
+from influencer_pipeline.lake_schema import RANKED_INFLUENCERS, empty_frame
 from influencer_pipeline.ranking.metrics import observations, population_stats, rank_influencers
 from influencer_pipeline.ranking.thumbnails import influencer_thumbnails
 
@@ -79,6 +79,8 @@ def ranked_influencers(
     out = ranked.merge(pictures, on="influencer_id", how="left").assign(
         influencer_name=lambda df: df["influencer_id"].map(names)
     )[RANKED_INFLUENCERS.names]
+    if out.empty:  # nothing to rank (e.g. every video failed): typed columns, a valid empty table
+        out = empty_frame(RANKED_INFLUENCERS)
     pop = population_stats(observations(ok, config.count)) if len(ok) else None
     context.add_output_metadata(_leaderboard_metadata(out, pop, config.count))
     return out
