@@ -7,10 +7,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from influencer_pipeline.demo.config import DemoConfig
 from influencer_pipeline.media.encode import write_video
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
+# The small demo of the whole-pipeline tests (16 videos: faces, faceless cards, re-uploads).
+TINY_DEMO = DemoConfig(
+    seed=11,
+    n_face_influencers=3,
+    n_faceless_creators=2,
+    videos_per_influencer=(2, 3),
+    seconds=(4.0, 5.0),
+    width=270,
+    height=480,
+    n_reuploads=3,
+)
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -21,6 +19,7 @@ import pytest
 from influencer_pipeline.media import fetch
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file, is_public_address
+from influencer_pipeline_tests.hostile.server import HostileHandler, HostileServer, serve
 
 HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>"
@@ -39,48 +38,8 @@ LOCAL = FetchPolicy(
 )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        """Dispatch on the first path segment."""
-        self.server.hits[self.path] += 1
-        parts = self.path.strip("/").split("/")
-        route = getattr(self, f"route_{parts[0]}", None)
-        try:
-            if route is None:
-                self.send_body(404, b"no such route", "text/plain")
-            else:
-                route(parts[1:])
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def send_body(self, status: int, body: bytes, ctype: str, **headers: str) -> None:
-        """Send a complete response with Content-Length."""
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def redirect(self, location: str) -> None:
-        """302 to ``location``."""
-        self.send_response(302)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def route_video(self, _: list[str]) -> None:
-        self.send_body(200, self.server.video, "video/mp4")
-
-    def route_status(self, args: list[str]) -> None:
-        self.send_body(int(args[0]), b"<html><title>Not here</title></html>", "text/html")
+class _Handler(HostileHandler):
+    """The hostile server's routes plus the ones these tests need."""
 
     def route_flaky(self, args: list[str]) -> None:
         """Fail with status args[0] for the first args[1] hits of this exact path, then serve."""
@@ -99,9 +58,6 @@ class _Handler(BaseHTTPRequestHandler):
     def route_json(self, _: list[str]) -> None:
         self.send_body(200, b'{"error": "expired token"}', "application/octet-stream")
 
-    def route_empty(self, _: list[str]) -> None:
-        self.send_body(200, b"", "video/mp4")
-
     def route_slow(self, _: list[str]) -> None:
         """Headers and the first bytes at once, then silence longer than the read timeout."""
         self.send_response(200)
@@ -112,13 +68,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         time.sleep(1.5)
         self.wfile.write(self.server.video[100:])
-
-    def route_bigdeclared(self, _: list[str]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", str(50_000_000))
-        self.end_headers()
-        self.wfile.write(self.server.video)  # then hangs up: must not be read at all
 
     def route_chunked(self, args: list[str]) -> None:
         """``int(args[0])`` bytes of the video's start repeated, chunked, no Content-Length."""
@@ -133,56 +82,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
 
-    def route_short(self, _: list[str]) -> None:
-        """Declares the full length but hangs up halfway."""
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", str(len(self.server.video)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(self.server.video[: len(self.server.video) // 2])
-        self.close_connection = True
-
     def route_hop(self, args: list[str]) -> None:
         """/hop/N redirects to /hop/N-1 ... /hop/0 redirects to /video."""
         n = int(args[0])
         self.redirect("/video" if n == 0 else f"/hop/{n - 1}")
 
-    def route_loop(self, _: list[str]) -> None:
-        self.redirect("/loop")
-
     def route_to(self, args: list[str]) -> None:
-        """Redirect to the URL given after /to/ (scheme and host included)."""
+        """Redirect to the URL after /to/ written with one slash (``http:/host/...``): the
+        request path keeps no ``//``."""
         self.redirect(unquote("/".join(args)).replace(":/", "://", 1))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    video: bytes
-    hits: Counter[str]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileServer]:
     """A threaded HTTP server on 127.0.0.1 serving a small real mp4 and misbehaving routes."""
     from influencer_pipeline.media.encode import write_video
     from influencer_pipeline_tests.conftest import gradient_frames
 
     clip = write_video(tmp_path_factory.mktemp("srv") / "clip.mp4", gradient_frames(25), 25)
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.video = clip.read_bytes()
-    httpd.hits = Counter()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(clip.read_bytes(), _Handler) as httpd:
+        yield httpd
 
 
 @pytest.fixture()
-def base(server: _Server) -> str:
+def base(server: HostileServer) -> str:
     """The server's base URL."""
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    return server.base
 
 
 @pytest.fixture(autouse=True)
@@ -219,7 +144,7 @@ def test_policy_validation() -> None:
         FetchPolicy(retries=-1)
 
 
-def test_downloads_small_mp4_with_hash(base: str, server: _Server, tmp_path: Path) -> None:
+def test_downloads_small_mp4_with_hash(base: str, server: HostileServer, tmp_path: Path) -> None:
     result = fetch_to_file(f"{base}/video", tmp_path, LOCAL)
     data = result.path.read_bytes()
     assert data == server.video
@@ -326,7 +251,7 @@ def test_read_timeout_is_retried_then_reported(
 
 
 def test_declared_oversize_is_refused_before_download(base: str, tmp_path: Path) -> None:
-    err = _fails(f"{base}/bigdeclared", tmp_path, replace(LOCAL, max_bytes=1_000_000))
+    err = _fails(f"{base}/big-declared", tmp_path, replace(LOCAL, max_bytes=1_000_000))
     assert err.code == "too_large"
     assert "declares 50,000,000 bytes" in err.message
     assert err.attempts == 1
@@ -350,7 +275,7 @@ def test_body_cut_short_is_truncated(base: str, tmp_path: Path, sleeps: list[flo
 # --- redirects -------------------------------------------------------------------------------
 
 
-def test_redirect_chain_is_followed(base: str, server: _Server, tmp_path: Path) -> None:
+def test_redirect_chain_is_followed(base: str, server: HostileServer, tmp_path: Path) -> None:
     result = fetch_to_file(f"{base}/hop/4", tmp_path, LOCAL)  # 5 redirects: the limit
     assert result.final_url == f"{base}/video"
     assert result.path.read_bytes() == server.video
@@ -629,7 +554,7 @@ def test_local_size_cap(roots: tuple[Path, Path, Path]) -> None:
 
 
 @pytest.fixture(scope="module")
-def tls_server(server: _Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def tls_server(server: HostileServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """An HTTPS twin of ``server`` with a self-signed certificate for DNS name ``localhost``."""
     import shutil
     import ssl
@@ -648,16 +573,10 @@ def tls_server(server: _Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
         check=True,
         capture_output=True,
     )
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.video, httpd.hits = server.video, Counter()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd, cert
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(server.video, _Handler, ssl_context=context) as httpd:
+        yield httpd, cert
 
 
 @pytest.fixture()
@@ -682,7 +601,7 @@ def trusting(monkeypatch: pytest.MonkeyPatch, tls_server: tuple, loopback_1_is_p
 
 
 def test_https_through_the_address_guard_verifies_the_certificate(
-    trusting: int, server: _Server, tmp_path: Path
+    trusting: int, server: HostileServer, tmp_path: Path
 ) -> None:
     """The guarded connection pins the checked IP but still does SNI and hostname verification."""
     policy = replace(LOCAL, allow_private_networks=False)

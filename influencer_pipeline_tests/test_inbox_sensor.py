@@ -36,7 +36,6 @@ from influencer_pipeline.defs.automation.sensors import inbox_sensor
 from influencer_pipeline.defs.executors import ExecutorSetupError, executor_from_env
 from influencer_pipeline.defs.partitions import VIDEOS
 from influencer_pipeline.defs.resources import LakeResource
-from influencer_pipeline.demo.config import DemoConfig
 from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.run_pipeline import (
     QUIET_LOGGERS,
@@ -46,17 +45,8 @@ from influencer_pipeline.run_pipeline import (
     execution_config,
     per_video_job,
 )
+from influencer_pipeline_tests.conftest import TINY_DEMO
 
-TINY_DEMO = DemoConfig(
-    seed=11,
-    n_face_influencers=3,
-    n_faceless_creators=2,
-    videos_per_influencer=(2, 3),
-    seconds=(4.0, 5.0),
-    width=270,
-    height=480,
-    n_reuploads=3,
-)
 CROSS_VIDEO = {
     "duplicate_groups",
     "identity_clusters",

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from influencer_pipeline.demo.generator import generate_demo
-from influencer_pipeline_tests.test_pipeline_end_to_end import TINY_DEMO
+from influencer_pipeline_tests.conftest import TINY_DEMO
 
 pytestmark = pytest.mark.slow
 

@@ -15,23 +15,13 @@ import pytest
 
 from influencer_pipeline import lake
 from influencer_pipeline.defs.partitions import VIDEOS
-from influencer_pipeline.demo.config import DemoConfig
 from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.evaluation.lake import evaluate_lake
 from influencer_pipeline.run_pipeline import RunReport, run_pipeline
+from influencer_pipeline_tests.conftest import TINY_DEMO
 
 pytestmark = pytest.mark.slow
 
-TINY_DEMO = DemoConfig(
-    seed=11,
-    n_face_influencers=3,
-    n_faceless_creators=2,
-    videos_per_influencer=(2, 3),
-    seconds=(4.0, 5.0),
-    width=270,
-    height=480,
-    n_reuploads=3,
-)
 BROKEN = {  # file name -> the error code its partition must record
     "missing.mp4": "file_not_found",
     "zero.mp4": "empty_file",

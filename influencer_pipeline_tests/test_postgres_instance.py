@@ -25,8 +25,7 @@ import psycopg2
 import pytest
 
 from influencer_pipeline.demo.generator import generate_demo
-from influencer_pipeline_tests.conftest import PROJECT_DIR
-from influencer_pipeline_tests.test_pipeline_end_to_end import TINY_DEMO
+from influencer_pipeline_tests.conftest import PROJECT_DIR, TINY_DEMO
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,7 @@ from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.probe import probe_video, sniff_container
 from influencer_pipeline_tests.conftest import gradient_frames
+from influencer_pipeline_tests.hostile.media import audio_only
 
 
 def _encode(path: Path, frames: list[np.ndarray], fps: int = 25, **kwargs) -> Path:
@@ -179,16 +180,7 @@ def test_valid_header_with_garbage_frames_is_corrupt(clip: Path, tmp_path: Path)
 
 
 def test_audio_only_file(tmp_path: Path) -> None:
-    path = tmp_path / "voice.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=44100)
-        for i in range(20):
-            t = (np.arange(1024) + i * 1024) / 44100
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, i * 1024
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    path = audio_only(tmp_path)
     assert _code(path) == "no_video_stream"
 
 

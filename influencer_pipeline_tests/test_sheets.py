@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,18 +21,7 @@ from influencer_pipeline.catalog.sheets import (
     parse_score,
     read_sheet,
 )
-
-
-def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
-    """An XLSX file with ``rows`` (None leaves a cell empty) in its first worksheet."""
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    for row_number, row in enumerate(rows, start=1):
-        for col_number, value in enumerate(row, start=1):
-            if value is not None:
-                sheet.cell(row=row_number, column=col_number, value=value)
-    workbook.save(path)
-    return path
+from influencer_pipeline_tests.hostile.sheets import write_xlsx
 
 
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:

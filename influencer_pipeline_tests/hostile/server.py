@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import ssl
 import threading
 import time
 from collections import Counter
@@ -41,11 +42,13 @@ class HostileHandler(BaseHTTPRequestHandler):
             else:
                 route(args)
 
-    def send_body(self, status: int, body: bytes, ctype: str) -> None:
-        """A complete response with Content-Length."""
+    def send_body(self, status: int, body: bytes, ctype: str, **headers: str) -> None:
+        """A complete response with Content-Length (extra ``headers``: ``_`` becomes ``-``)."""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -55,14 +58,18 @@ class HostileHandler(BaseHTTPRequestHandler):
 
     def route_status(self, args: list[str]) -> None:
         """An error page with the given status."""
-        self.send_body(int(args[0]), b"<html><title>Nope</title></html>", "text/html")
+        self.send_body(int(args[0]), b"<html><title>Not here</title></html>", "text/html")
+
+    def redirect(self, location: str) -> None:
+        """302 to ``location``."""
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def route_to(self, args: list[str]) -> None:
         """302 to the (percent-encoded) URL after ``/to/``."""
-        self.send_response(302)
-        self.send_header("Location", unquote("/".join(args)))
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self.redirect(unquote("/".join(args)))
 
     def route_loop(self, _: list[str]) -> None:
         """302 to itself."""
@@ -172,11 +179,20 @@ class HostileServer(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve(video: bytes) -> Iterator[HostileServer]:
-    """Run a HostileServer on 127.0.0.1 (a free port) serving ``video`` at ``/video``."""
-    httpd = HostileServer(("127.0.0.1", 0), HostileHandler)
+def serve(
+    video: bytes,
+    handler: type[HostileHandler] = HostileHandler,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Iterator[HostileServer]:
+    """Run a HostileServer on 127.0.0.1 (a free port) serving ``video`` at ``/video``.
+
+    ``handler``: a subclass with more routes; ``ssl_context``: serve HTTPS with it.
+    """
+    httpd = HostileServer(("127.0.0.1", 0), handler)
     httpd.video = video
     httpd.hits = Counter()
+    if ssl_context is not None:
+        httpd.socket = ssl_context.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
