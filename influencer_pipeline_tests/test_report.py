@@ -20,6 +20,7 @@ from influencer_pipeline.lake_schema import RANKED_INFLUENCERS, VIDEO_INFLUENCER
 from influencer_pipeline.ranking import report
 from influencer_pipeline.ranking.metrics import observations, population_stats, rank_influencers
 from influencer_pipeline.ranking.report import ReportInputError, write_report
+from influencer_pipeline.xlsx_files import FIXED_DOC_TIME, FIXED_ZIP_TIME
 from influencer_pipeline_tests import browser
 
 chromium = browser.chromium  # the session fixture: skips when Chromium is not installed
@@ -216,9 +217,9 @@ def test_report_is_deterministic(tables, tmp_path: Path) -> None:
     for name in ("html", "csv", "xlsx", "png"):
         assert getattr(first, name).read_bytes() == getattr(second, name).read_bytes(), name
     with zipfile.ZipFile(first.xlsx) as book:
-        assert {i.date_time for i in book.infolist()} == {report.FIXED_ZIP_TIME}
+        assert {i.date_time for i in book.infolist()} == {FIXED_ZIP_TIME}
         core = book.read("docProps/core.xml").decode()
-    assert report.FIXED_DOC_TIME in core and str(pd.Timestamp.now().year) not in core
+    assert FIXED_DOC_TIME in core and str(pd.Timestamp.now().year) not in core
 
 
 @pytest.mark.parametrize("count", ["each_post", "canonical_once"])

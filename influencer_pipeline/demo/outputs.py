@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import re
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from influencer_pipeline.demo.plan import DemoPlan
+from influencer_pipeline.xlsx_files import without_save_times
 
 SHEET_COLUMNS = ("Performance", "Video URL")
 TRUTH_COLUMNS = (
@@ -24,32 +23,6 @@ TRUTH_COLUMNS = (
     "true_mean",
 )
 INFLUENCER_COLUMNS = ("influencer", "kind", "true_mean", "sd", "n_videos", "n_rows", "note")
-_FIXED_TIME = (2024, 1, 1, 0, 0, 0)
-_FIXED_ISO = "2024-01-01T00:00:00Z"
-
-
-def _stable_xlsx(data: bytes) -> bytes:
-    """Rewrite an xlsx so it has no save-time timestamps (same content, same bytes)."""
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            payload = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = payload.decode("utf-8")
-                text = re.sub(
-                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
-                    rf"\g<1>{_FIXED_ISO}\g<3>",
-                    text,
-                )
-                payload = text.encode("utf-8")
-            entry = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = info.external_attr
-            dst.writestr(entry, payload)
-    return out.getvalue()
 
 
 def sheet_frame(plan: DemoPlan) -> pd.DataFrame:
@@ -67,7 +40,7 @@ def write_sheet(plan: DemoPlan, path: Path) -> Path:
     """Write ``demo_sheet.xlsx`` (one sheet named like the real one's, byte-stable)."""
     buffer = io.BytesIO()
     sheet_frame(plan).to_excel(buffer, index=False, sheet_name="Sheet1", engine="openpyxl")
-    path.write_bytes(_stable_xlsx(buffer.getvalue()))
+    path.write_bytes(without_save_times(buffer.getvalue()))
     return path
 
 

@@ -31,9 +31,7 @@ import html
 import io
 import math
 import os
-import re
 import uuid
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from PIL import Image
 from influencer_pipeline import lake
 from influencer_pipeline.lake_schema import RANKED_INFLUENCERS, VIDEO_INFLUENCERS
 from influencer_pipeline.ranking.metrics import RANK_COLUMNS
+from influencer_pipeline.xlsx_files import without_save_times
 
 DEFAULT_TITLE = "Influencer leaderboard"
 HTML_NAME, CSV_NAME, XLSX_NAME, PNG_NAME = (
@@ -58,8 +57,6 @@ THUMBNAIL_MAX_SIDE = 192  # px; thumbnails are re-encoded to this size to keep t
 THUMBNAIL_QUALITY = 85
 PLOT_LABELS = 5  # the top influencers named in the plot
 LOG_X_RATIO = 8.0  # log-scale the plot's x axis when max n / min n reaches this
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # zip entry times of the XLSX (the zip format's epoch)
-FIXED_DOC_TIME = "1980-01-01T00:00:00Z"  # the XLSX's created/modified document properties
 LINK_SCHEMES = ("http", "https", "file")  # video URLs shown as links; others as plain text
 METHOD_LABELS = {"face": "face", "outro": "outro card"}
 METHOD_COLOURS = {"face": "#2563eb", "outro": "#d97706"}
@@ -308,31 +305,6 @@ def not_ranked_videos(ranked: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFram
     return table.reset_index(drop=True)
 
 
-def _deterministic_xlsx(data: bytes) -> bytes:
-    """The XLSX zip with fixed entry times and document dates (openpyxl stamps 'now')."""
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = content.decode("utf-8")
-                for tag in ("created", "modified"):
-                    text = re.sub(
-                        rf"(<dcterms:{tag}[^>]*>)[^<]*(</dcterms:{tag}>)",
-                        rf"\g<1>{FIXED_DOC_TIME}\g<2>",
-                        text,
-                    )
-                content = text.encode("utf-8")
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, content)
-    return out.getvalue()
-
-
 def xlsx_bytes(
     leaderboard: pd.DataFrame, video_rows: pd.DataFrame, about: list[tuple[str, str]]
 ) -> bytes:
@@ -358,7 +330,7 @@ def xlsx_bytes(
         about_sheet = writer.sheets["about"]
         about_sheet.column_dimensions["A"].width = 36
         about_sheet.column_dimensions["B"].width = 120
-    return _deterministic_xlsx(buffer.getvalue())
+    return without_save_times(buffer.getvalue())
 
 
 # --- pictures ------------------------------------------------------------------------------------
