@@ -25,7 +25,7 @@ from dagster._core.storage.tags import (
 
 from influencer_pipeline import lake, recovery
 from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN, VIDEOS
-from influencer_pipeline.defs.resources import EMBEDDER_ENV
+from influencer_pipeline.defs.resources import EMBEDDER_ENV, default_embedder
 from influencer_pipeline.paths import LAKE_ENV, default_dagster_home, lake_root, project_dir
 
 INVOCATION_TAG = "influencer_pipeline/invocation"
@@ -353,7 +353,7 @@ def run_pipeline(
     video_ids = list(catalog["video_id"])
     report.videos = len(video_ids)
 
-    embedder = os.environ.get(EMBEDDER_ENV, "facenet")
+    embedder = default_embedder()
     work = pending_work(instance, video_ids, report.lake, embedder, force)
     ordered = instance.get_dynamic_partitions(VIDEOS.name)
     batches = [

@@ -17,6 +17,11 @@ from influencer_pipeline.paths import lake_root
 EMBEDDER_ENV = "INFLUENCER_EMBEDDER"
 
 
+def default_embedder() -> str:
+    """The embedder a run uses unless configured: $INFLUENCER_EMBEDDER (read now), else facenet."""
+    return os.environ.get(EMBEDDER_ENV, "") or "facenet"
+
+
 class LakeResource(dg.ConfigurableResource):
     """The lake root (folder or fsspec URL); empty: ``$INFLUENCER_LAKE`` or ``data_lake/``."""
 
@@ -121,7 +126,7 @@ class FaceModels(dg.ConfigurableResource):
         """The embedder in use: the configured one, else $INFLUENCER_EMBEDDER (read now), else
         facenet. Read at run time, not import time, so a process that loaded the definitions
         before the CLI set the variable still uses the embedder the run asked for."""
-        return self.embedder or os.environ.get(EMBEDDER_ENV, "") or "facenet"
+        return self.embedder or default_embedder()
 
     @property
     def detector(self) -> Any:
