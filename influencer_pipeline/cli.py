@@ -29,7 +29,9 @@ def _demo(args: argparse.Namespace) -> int:
             height=args.height,
             fps=args.fps,
             n_reuploads=args.reuploads,
+            brand_pool=args.brands,
             workers=args.workers,
+            identities=args.identities,
         )
         summary = generate_demo(Path(args.out), config)
     except DemoError as exc:
@@ -44,7 +46,34 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _say(line: str) -> None:
+    """Print a progress or summary line safely (``display.show``: redacted, printable)."""
+    from influencer_pipeline.display import show_lines
+
+    print(show_lines(str(line), 2000))
+
+
+def _error(message: object) -> None:
+    """Print an error line to stderr safely (``display.show``: redacted, printable)."""
+    from influencer_pipeline.display import show_lines
+
+    print(show_lines(f"error: {message}", 4000), file=sys.stderr)
+
+
+def _resources_config(args: argparse.Namespace) -> dict:
+    """Run config of the resources: ``--config FILE``, then the fetcher flags."""
+    from influencer_pipeline.run_config import cli_resources
+
+    return cli_resources(
+        Path(args.config) if args.config else None,
+        allow_private_networks=args.allow_private_networks,
+        local_roots=args.local_root or (),
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
+    from influencer_pipeline import lifetime
+    from influencer_pipeline.run_config import ConfigFileError
     from influencer_pipeline.run_pipeline import (
         PipelineInputError,
         PipelineRunError,
@@ -55,9 +84,11 @@ def _run(args: argparse.Namespace) -> int:
     sheets = [Path(p).expanduser().resolve() for p in args.input]
     missing = [str(p) for p in sheets if not p.is_file()]
     if missing:
-        print(f"error: input sheet not found: {', '.join(missing)}", file=sys.stderr)
+        _error(f"input sheet not found: {', '.join(missing)}")
         return EXIT_BAD_INPUT
+    lifetime.mark_parent()  # step workers end with this process, even on kill -9
     try:
+        resources = _resources_config(args)
         report = run_pipeline(
             sheets,
             args.lake,
@@ -66,14 +97,18 @@ def _run(args: argparse.Namespace) -> int:
             videos_per_run=args.videos_per_run,
             executor=args.executor,
             max_concurrent=args.max_concurrent,
+            resources=resources,
+            emit=_say,
+            verbose=args.verbose,
         )
-    except PipelineInputError as exc:
-        print(f"error: the input is unusable: {exc}", file=sys.stderr)
+    except (PipelineInputError, ConfigFileError) as exc:
+        _error(f"the input is unusable: {exc}")
         return EXIT_BAD_INPUT
     except PipelineRunError as exc:
-        print(f"error: a pipeline run failed: {exc}", file=sys.stderr)
+        _error(f"a pipeline run failed: {exc}")
         return EXIT_FAILED
-    print_summary(report)
+    print_summary(report, emit=_say)
+    _say(f"face embedder: {report.embedder}; models loaded: {', '.join(report.models) or 'none'}")
     return EXIT_OK
 
 
@@ -87,25 +122,74 @@ def _evaluate(args: argparse.Namespace) -> int:
     try:
         text, payload = evaluate_lake(Path(args.truth))
     except (TruthFileError, EvaluationInputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_BAD_INPUT
-    print(text)
+    _say(text)
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2))
     return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
-    from influencer_pipeline.ranking.report import ReportInputError, load_and_write_report
-    from influencer_pipeline.run_pipeline import use_lake
+    from influencer_pipeline import lake
+    from influencer_pipeline.defs.ranking.leaderboard import copy_report
+    from influencer_pipeline.run_pipeline import (
+        PipelineInputError,
+        PipelineRunError,
+        materialize_leaderboard,
+        use_lake,
+    )
 
     root = use_lake(args.lake)
-    try:
-        files = load_and_write_report(root, Path(args.out))
-    except (FileNotFoundError, ReportInputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not lake.as_upath(f"{root}/ranked_influencers.parquet").exists():
+        _error(f"no ranking in the lake {root}: run the pipeline first (influencer-pipeline run)")
         return EXIT_BAD_INPUT
-    print(f"leaderboard written:\n  {files.html}\n  {files.csv}\n  {files.xlsx}\n  {files.png}")
+    try:
+        materialize_leaderboard(args.lake, emit=_say, verbose=args.verbose)
+        files = copy_report(root, Path(args.out))
+    except PipelineInputError as exc:
+        _error(exc)
+        return EXIT_BAD_INPUT
+    except (PipelineRunError, FileNotFoundError) as exc:
+        _error(f"the leaderboard could not be written: {exc}")
+        return EXIT_FAILED
+    _say("leaderboard written:\n" + "\n".join(f"  {f}" for f in files))
+    return EXIT_OK
+
+
+def _sheets(args: argparse.Namespace) -> int:
+    from influencer_pipeline import lake
+    from influencer_pipeline.catalog.sources import active_sources
+    from influencer_pipeline.run_pipeline import (
+        PipelineInputError,
+        PipelineRunError,
+        run_pipeline,
+        use_lake,
+    )
+
+    root = use_lake(args.lake)
+    if args.retire:
+        try:
+            run_pipeline([], args.lake, retire=args.retire, emit=_say, verbose=args.verbose)
+        except PipelineInputError as exc:
+            _error(exc)
+            return EXIT_BAD_INPUT
+        except PipelineRunError as exc:
+            _error(f"a pipeline run failed: {exc}")
+            return EXIT_FAILED
+    try:
+        registry = lake.read_parquet(f"{root}/sheet_sources.parquet")
+    except FileNotFoundError:
+        _say(f"no sheet registered in the lake {root} yet")
+        return EXIT_OK
+    active = set(active_sources(registry)["source"])
+    for row in registry.itertuples(index=False):
+        state = (
+            "retired " + str(row.retired_at)
+            if row.retired_at
+            else ("active" if row.source in active else "same content as another sheet")
+        )
+        _say(f"{row.source}  ({row.rows} rows, updated {row.updated_at}; {state})")
     return EXIT_OK
 
 
@@ -144,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", required=True, help="output folder")
     demo.add_argument("--seed", type=int, default=7, help="same seed, same data set")
     demo.add_argument("--influencers", type=int, default=8, help="influencers who show their face")
-    demo.add_argument("--faceless-creators", type=int, default=3, help="creators without a face")
+    demo.add_argument("--faceless-creators", type=int, default=5, help="creators without a face")
     demo.add_argument(
         "--videos-per-influencer", type=int, nargs=2, default=(3, 6), metavar=("MIN", "MAX")
     )
@@ -159,8 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--width", type=int, default=540)
     demo.add_argument("--height", type=int, default=960)
     demo.add_argument("--fps", type=int, default=24)
-    demo.add_argument("--reuploads", type=int, default=6, help="re-uploaded variants of videos")
+    demo.add_argument("--reuploads", type=int, default=9, help="re-uploaded variants of videos")
+    demo.add_argument(
+        "--brands",
+        choices=("default", "validation"),
+        default="default",
+        help="brand names of the outro cards (validation: names never used while tuning)",
+    )
     demo.add_argument("--workers", type=int, default=0, help="render processes (0: automatic)")
+    demo.add_argument(
+        "--identities",
+        choices=["default", "development", "validation"],
+        default="default",
+        help="people of the demo: the default set, or the development or validation fold of the "
+        "labelled photos (validation: people never used while tuning)",
+    )
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser("run", help="materialize every asset for a sheet through Dagster")
@@ -168,11 +265,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--input",
         required=True,
         action="append",
-        help="sheet (XLSX, CSV or Parquet); repeat for several sheets",
+        help="sheet (XLSX, CSV or Parquet); repeat for several sheets. Each is added to the "
+        "lake's catalog, which keeps every sheet given before",
     )
     run.add_argument("--lake", help="lake folder (default: $INFLUENCER_LAKE or ./data_lake)")
-    run.add_argument("--embedder", choices=["dlib", "facenet"], help="face embedder")
+    run.add_argument(
+        "--embedder",
+        choices=["auto", "dlib", "facenet"],
+        help="face embedder (default auto: the lake's own; for a new lake facenet where its "
+        "weights are present, else dlib)",
+    )
     run.add_argument("--force", action="store_true", help="reprocess videos already in the lake")
+    run.add_argument(
+        "--allow-private-networks",
+        action="store_true",
+        help="let videos be downloaded from loopback, private and link-local addresses",
+    )
+    run.add_argument(
+        "--local-root",
+        action="append",
+        metavar="DIR",
+        help="a folder local video paths may be read from (repeatable; default: the sheets' "
+        "folders)",
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML file with a `resources:` block (fetcher, face_models), as in the launchpad",
+    )
     run.add_argument(
         "--videos-per-run",
         type=int,
@@ -181,10 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--executor",
-        choices=["multiprocess", "in_process"],
-        default="multiprocess",
-        help="Dagster executor of the per-video runs: a process per step, or every step in this "
-        "process (the catalog and cross-video runs always run in this process)",
+        choices=["default", "in_process", "multiprocess"],
+        default="default",
+        help="Dagster executor of the per-video runs: the code location's (default: in this "
+        "process, the fastest measured; Celery or Kubernetes where $INFLUENCER_EXECUTOR says), "
+        "every step in this process, or a process per step",
     )
     run.add_argument(
         "--max-concurrent",
@@ -192,14 +313,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="multiprocess executor: steps running at once (0: one per CPU)",
     )
+    run.add_argument(
+        "--verbose", action="store_true", help="print Dagster's own log lines and tracebacks"
+    )
     run.set_defaults(func=_run)
 
     report = sub.add_parser(
-        "report", help="write the leaderboard as HTML, CSV, XLSX and a PNG plot"
+        "report", help="rebuild the leaderboard asset and copy its HTML, CSV, XLSX and PNG"
     )
     report.add_argument("--lake", help="lake folder (default: $INFLUENCER_LAKE or ./data_lake)")
     report.add_argument("--out", required=True, help="output folder")
+    report.add_argument("--verbose", action="store_true", help="print Dagster's own log lines")
     report.set_defaults(func=_report)
+
+    sheets = sub.add_parser("sheets", help="list the sheets the catalog is made of; retire one")
+    sheets.add_argument("--lake", help="lake folder (default: $INFLUENCER_LAKE or ./data_lake)")
+    sheets.add_argument(
+        "--retire",
+        action="append",
+        metavar="SHEET",
+        help="take a registered sheet (path or file name) out of the catalog and rebuild",
+    )
+    sheets.add_argument("--verbose", action="store_true", help="print Dagster's own log lines")
+    sheets.set_defaults(func=_sheets)
 
     evaluate = sub.add_parser("evaluate", help="score video_influencers against a truth file")
     evaluate.add_argument("--truth", required=True, help="truth CSV (video_url, influencer, ...)")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+REMOTE_READ_ATTEMPTS = 3
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
 
@@ -28,25 +32,31 @@ def is_local(path: UPath) -> bool:
 
 
 def write_parquet_atomic(table: pa.Table, path: str | os.PathLike[str] | UPath) -> None:
-    """Write ``table`` to ``path`` so readers see the old file or the new one, never a partial one.
+    """Write ``table`` as Parquet (zstd) to ``path`` atomically (see ``write_bytes_atomic``)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    write_bytes_atomic(sink.getvalue().to_pybytes(), path)
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str] | UPath) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a partial one.
 
     Local files are written to a hidden temp file in the same folder, flushed to disk and renamed
-
-    the target (``os.replace`` is atomic on POSIX). Object stores publish an object only when its
-    upload completes, so a direct write is already atomic there.
+    onto the target (``os.replace`` is atomic on POSIX). On an object store the bytes are uploaded
+    in one request (``pipe_file``: a PUT, or a multipart upload that the store publishes only when
+    it completes), so a writer that fails or dies leaves no object behind. (An fsspec file object
+    would not do: leaving its ``with`` block on an error commits what was written so far.)
     """
     target = as_upath(path)
     if not is_local(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+        target.fs.pipe_file(target.path, data)
         return
     local = Path(target.path)
     local.parent.mkdir(parents=True, exist_ok=True)
     temp = local.with_name(f"{TEMP_PREFIX}{local.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
         with open(temp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, local)
@@ -59,12 +69,36 @@ def read_parquet(
 ) -> pd.DataFrame:
     """Read one Parquet file (optionally only ``columns``) into a DataFrame."""
     target = as_upath(path)
+    cols = list(columns) if columns else None
     if is_local(target):
-        table = pq.read_table(target.path, columns=list(columns) if columns else None)
+        table = pq.read_table(target.path, columns=cols)
     else:
-        with target.open("rb") as handle:
-            table = pq.read_table(handle, columns=list(columns) if columns else None)
+        table = _read_remote(target, lambda handle: pq.read_table(handle, columns=cols))
     return table.to_pandas()
+
+
+def _replaced_during_read() -> tuple[type[BaseException], ...]:
+    """The errors that say an object changed between two range reads of one open file."""
+    try:
+        from s3fs.utils import FileExpired
+    except ImportError:
+        return ()
+    return (FileExpired,)
+
+
+def _read_remote(target: UPath, read: Callable[[Any], pa.Table]) -> pa.Table:
+    """``read`` an object-store file; if it was replaced while being read (s3fs pins every range
+    request to the ETag seen at open: FileExpired), read it again, so a reader gets the old or the
+    new version whole, never a mix."""
+    replaced = _replaced_during_read()
+    for attempt in range(REMOTE_READ_ATTEMPTS):
+        try:
+            with target.open("rb") as handle:
+                return read(handle)
+        except replaced:
+            if attempt == REMOTE_READ_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def read_parquet_many(
@@ -85,13 +119,45 @@ def read_parquet_many(
         target = as_upath(path)
         cols = list(columns) if columns else None
         if is_local(target):
-            return pq.read_table(target.path, columns=cols)
-        with target.open("rb") as handle:
-            return pq.read_table(handle, columns=cols)
+            return _with_columns(pq.ParquetFile(target.path), cols, schema)
+        return _read_remote(
+            target, lambda handle: _with_columns(pq.ParquetFile(handle), cols, schema)
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(paths)))) as pool:
         tables = list(pool.map(_read, paths))
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def _with_columns(
+    file: pq.ParquetFile, columns: list[str] | None, schema: pa.Schema | None
+) -> pa.Table:
+    """Read ``columns`` of ``file``; a column the file predates comes back as nulls."""
+    present = set(file.schema_arrow.names)
+    if columns is None or all(c in present for c in columns):
+        return file.read(columns=columns)
+    table = file.read(columns=[c for c in columns if c in present])
+    for name in columns:
+        if name not in present:
+            kind = schema.field(name).type if schema is not None and name in schema.names else None
+            table = table.append_column(name, pa.nulls(table.num_rows, kind or pa.null()))
+    return table.select(columns)
+
+
+@contextlib.contextmanager
+def local_copy(path: str | os.PathLike[str] | UPath) -> Iterator[Path]:
+    """A local file with the bytes of ``path``: the file itself when it is local, else a temporary
+    download (in ``$TMPDIR``, same name; removed on exit). FileNotFoundError when it is missing.
+
+    For readers that need a real file (PyAV, spreadsheet readers) on an object-store lake."""
+    target = as_upath(path)
+    if is_local(target):
+        yield Path(target.path)
+        return
+    with tempfile.TemporaryDirectory(prefix="influencer_lake_") as folder:
+        local = Path(folder) / target.name
+        target.fs.get_file(target.path, str(local))
+        yield local
 
 
 def remove_stale_temp_files(folder: str | os.PathLike[str] | UPath) -> int:

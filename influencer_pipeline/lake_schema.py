@@ -79,6 +79,10 @@ VIDEO_FRAMES = pa.schema(
         pa.field("std_luma", pa.float32()),
         pa.field("is_blank", pa.bool_()),  # black or near-uniform: never an outro fingerprint
         pa.field("blank_reason", pa.string()),  # "black" | "uniform" | null
+        # placement hashes (media/placement.py): 64-bit pHashes of squares around the centre
+        # of the picture at 8 scales x 5 positions, 0 = no usable square; null: sampled before
+        pa.field("centre_hashes", pa.list_(pa.uint64())),
+        pa.field("content_box", pa.list_(pa.int32())),  # x0, y0, x1, y1: the picture, bars cut
     ]
 )
 
@@ -92,6 +96,16 @@ DUPLICATE_GROUPS = pa.schema(
         pa.field("similarity", pa.float64()),  # share of matched frames with the canonical
         pa.field("group_size", pa.int64(), nullable=False),
         pa.field("sha256", pa.string()),
+        # evidence of a near match against the canonical (media/dedup.py); null otherwise
+        pa.field("matched_frames", pa.int64()),  # frames of the shorter video that match
+        pa.field("compared_frames", pa.int64()),  # its frames that could be judged
+        pa.field("offset_s", pa.float64()),  # t_canonical = time_rate * t_this + offset_s
+        pa.field("time_rate", pa.float64()),
+        pa.field("scale", pa.float64()),  # the canonical's picture in this video (1: same)
+        pa.field("shift_x", pa.float64()),  # the canonical's centre in this video
+        pa.field("shift_y", pa.float64()),  # (content heights from this video's centre)
+        pa.field("median_inliers", pa.float64()),  # features agreeing per frame (null: hashes)
+        pa.field("evidence", pa.string()),  # the decision in words
     ]
 )
 
@@ -120,6 +134,10 @@ FACE_EMBEDDINGS = pa.schema(
         pa.field("embedder", pa.string()),
         pa.field("embedder_version", pa.string()),
         pa.field("thumbnail", pa.binary()),  # JPEG of the face crop
+        pa.field("aligned_face", pa.binary()),  # 32x32 grey face aligned on landmarks (liveness)
+        pa.field("tube", pa.int32()),  # faces held in place across frames; -1: none
+        pa.field("embed_skip", pa.string()),  # why not embedded: hard_gate, below_presenter_size,
+        # tube_has_enough; null when embedded
     ]
 )
 
@@ -138,6 +156,8 @@ VIDEO_FACES = pa.schema(
         pa.field("presence", pa.float32()),
         pa.field("thumbnail", pa.binary()),
         pa.field("decision", pa.string()),  # why this face (or none) was chosen
+        pa.field("track_embeddings", pa.list_(pa.list_(pa.float32()))),  # up to 8 of its faces
+        pa.field("n_picture_tracks", pa.int32()),  # tracks judged pictures (photos, posters)
     ]
 )
 
@@ -205,6 +225,7 @@ VIDEO_INFLUENCERS = pa.schema(
         pa.field("excluded", pa.bool_()),  # left out of the ranking by a correction
         pa.field("n_rows", pa.int64()),
         pa.field("score_conflict", pa.bool_()),
+        pa.field("auto_influencer_id", pa.string()),  # the rebuild's id, before corrections
     ]
 )
 
@@ -230,9 +251,34 @@ RANKED_INFLUENCERS = pa.schema(
         pa.field("shrinkage", pa.float64()),  # 0: own mean kept .. 1: overall mean
         pa.field("consistency", pa.float64()),  # share of videos above the overall mean
         pa.field("consistently_above_average", pa.bool_()),
+        pa.field("distinguishable", pa.bool_()),  # the data tell influencers apart (Q test)
+        pa.field("heterogeneity_p", pa.float64()),  # Cochran's Q p-value; null below 2
         pa.field("video_ids", pa.list_(pa.string())),
         pa.field("representative_video_id", pa.string()),
         pa.field("thumbnail", pa.binary()),  # the influencer's face, or the outro card
+    ]
+)
+
+SHEET_SOURCES = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),  # absolute path of the sheet as given
+        pa.field("sha256", pa.string(), nullable=False),  # of the registered bytes
+        pa.field("snapshot", pa.string(), nullable=False),  # file name under <lake>/sheets/
+        pa.field("rows", pa.int64()),  # data rows in the sheet
+        pa.field("added_at", pa.string()),  # ISO 8601 UTC
+        pa.field("updated_at", pa.string()),
+        pa.field("retired_at", pa.string()),  # null while the sheet is part of the catalog
+    ]
+)
+
+INFLUENCER_ALIASES = pa.schema(
+    [
+        pa.field("old_influencer_id", pa.string(), nullable=False),
+        pa.field("influencer_id", pa.string(), nullable=False),  # where its videos went
+        pa.field("reason", pa.string(), nullable=False),  # "merged" or "split"
+        pa.field("n_videos", pa.int64(), nullable=False),  # videos that moved along this row
+        pa.field("run_id", pa.string()),
+        pa.field("created_at", pa.string()),  # ISO 8601 UTC
     ]
 )
 
@@ -249,6 +295,8 @@ TABLES: dict[str, pa.Schema] = {
     "outro_groups": OUTRO_GROUPS,
     "video_influencers": VIDEO_INFLUENCERS,
     "ranked_influencers": RANKED_INFLUENCERS,
+    "sheet_sources": SHEET_SOURCES,
+    "influencer_aliases": INFLUENCER_ALIASES,
 }
 
 

@@ -1,9 +1,11 @@
 """Run the whole pipeline through Dagster from the command line, in the instance the UI reads.
 
-The CLI does what a data engineer does in the UI, with the same definitions: materialize the
-catalog (which registers the ``videos`` partitions), backfill the per-video assets over partition
-ranges (at most ``MAX_PARTITIONS_PER_RUN`` videos per run, so one run's cost is amortized over many
-videos), then materialize the cross-video assets once. Every run lands in ``DAGSTER_HOME``.
+The CLI does what the sensors do while the daemon runs, with the same definitions and the same
+planner (``planning``): register the sheets and rebuild the catalog, run the per-video stages for
+the videos that need them (contiguous partition ranges of at most ``MAX_PARTITIONS_PER_RUN``), then
+rebuild the cross-video assets and the leaderboard once. It holds the lake exclusively while it
+runs (``lake_lock``), so it never interleaves with another writer. Every run lands in
+``DAGSTER_HOME``.
 """
 
 from __future__ import annotations
@@ -18,35 +20,42 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from influencer_pipeline import lake, recovery
-from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN, VIDEOS
-from influencer_pipeline.defs.resources import EMBEDDER_ENV, default_embedder
+from influencer_pipeline import lake, lake_lock, recovery
+from influencer_pipeline.defs.automation import state
+from influencer_pipeline.defs.executors import EXECUTOR_ENV
+from influencer_pipeline.defs.jobs import batch_tags, resources_config
+from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
+from influencer_pipeline.defs.resources import FaceModels, loaded_models
+from influencer_pipeline.display import show
+from influencer_pipeline.faces.embedder_choice import EmbedderChoice
 from influencer_pipeline.paths import LAKE_ENV, default_dagster_home, lake_root, project_dir
+from influencer_pipeline.planning import VideoPlan, plan_videos, run_batches
 
 INVOCATION_TAG = "influencer_pipeline/invocation"
-QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-EXECUTORS = ("multiprocess", "in_process")
+EXECUTORS = ("default", "in_process", "multiprocess")
+# "default": the code location's executor (defs/executors.py): in process on one machine (the
+# fastest measured, benchmarks/RESULTS.md), Celery or Kubernetes where $INFLUENCER_EXECUTOR says.
+DEFAULT_EXECUTOR = "default"
 
 
 class PipelineInputError(RuntimeError):
-    """The input cannot be used (unreadable sheet, no usable rows): nothing to run."""
+    """The input cannot be used (unreadable sheet, no usable rows, embedder missing)."""
 
 
 class PipelineRunError(RuntimeError):
     """A Dagster run of the pipeline failed."""
 
 
-def execution_config(executor: str = "multiprocess", max_concurrent: int = 0) -> dict[str, Any]:
-    """Run config that picks the jobs' executor (Dagster's default ``multi_or_in_process``).
+def execution_config(executor: str = DEFAULT_EXECUTOR, max_concurrent: int = 0) -> dict[str, Any]:
+    """Run config that picks the executor of a run (see ``EXECUTORS``).
 
-    ``multiprocess`` runs each step in its own process, at most ``max_concurrent`` at once
-    (0: one per CPU); ``in_process`` runs every step in the calling process.
+    ``default`` leaves the code location's choice; ``in_process`` runs every step in the calling
+    process; ``multiprocess`` runs each step in its own process, at most ``max_concurrent`` at once
+    (0: one per CPU).
     """
+    if executor == "default":
+        return {}
     if executor == "in_process":
         return {"execution": {"config": {"in_process": {}}}}
     if executor == "multiprocess":
@@ -54,6 +63,13 @@ def execution_config(executor: str = "multiprocess", max_concurrent: int = 0) ->
             raise ValueError(f"max_concurrent must be >= 0, got {max_concurrent}")
         return {"execution": {"config": {"multiprocess": {"max_concurrent": max_concurrent}}}}
     raise ValueError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+
+
+def light_execution() -> dict[str, Any]:
+    """The executor of the light catalog and cross-video runs: in process, unless the location
+    runs every step as its own Kubernetes Job (which has no in-process mode)."""
+    kind = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+    return {} if kind == "k8s" else execution_config("in_process")
 
 
 @dataclass
@@ -65,6 +81,9 @@ class RunReport:
     videos: int = 0
     processed: int = 0
     seconds: float = 0.0
+    embedder: str = ""
+    plan: str = ""
+    models: list[str] = field(default_factory=list)
 
 
 DEFAULT_INSTANCE_YAML = """\
@@ -123,30 +142,22 @@ def faces_job() -> dg.JobDefinition:
 
 
 def cross_video_job() -> dg.JobDefinition:
-    """The cross-video job."""
+    """The cross-video job (through the leaderboard)."""
     return _job("cross_video_job")
 
 
-def contiguous_ranges(
-    ordered_keys: Sequence[str], wanted: set[str], max_len: int
-) -> list[tuple[str, str]]:
-    """Split ``wanted`` into ranges of consecutive ``ordered_keys`` of at most ``max_len`` keys.
+def leaderboard_job() -> dg.JobDefinition:
+    """The job that writes the leaderboard files again."""
+    return _job("leaderboard_job")
 
-    A Dagster run targets a partition *range*; keys between two wanted keys that are not wanted
-    themselves must not be swept into a run, so ranges break at every unwanted key.
-    """
-    ranges: list[tuple[str, str]] = []
-    current: list[str] = []
-    for key in ordered_keys:
-        if key in wanted and len(current) < max_len:
-            current.append(key)
-            continue
-        if current:
-            ranges.append((current[0], current[-1]))
-        current = [key] if key in wanted else []
-    if current:
-        ranges.append((current[0], current[-1]))
-    return ranges
+
+JOB_FUNCTIONS = {
+    "catalog_job": catalog_job,
+    "per_video_job": per_video_job,
+    "faces_job": faces_job,
+    "cross_video_job": cross_video_job,
+    "leaderboard_job": leaderboard_job,
+}
 
 
 class _Tail(threading.Thread):
@@ -172,142 +183,124 @@ class _Tail(threading.Thread):
                 cursor = conn.cursor
                 if self.stop_event.is_set() and not conn.has_more:
                     return
+            if self.stop_event.is_set() and run_id is None:
+                return
             time.sleep(0.5)
 
     def _show(self, entry: Any) -> None:
         event = entry.dagster_event
         if event is None:
             if entry.level >= 20 and entry.user_message:  # INFO and above, from our ops
-                self.emit(f"    {entry.step_key}: {entry.user_message}")
+                self.emit(f"    {entry.step_key}: {show(entry.user_message, 400)}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
+            if data.partition is not None:
+                return  # per-video verdicts: the summary counts them
             verdict = "passed" if data.passed else "FAILED"
-            detail = "" if data.passed else f": {data.description or ''}"
+            detail = "" if data.passed else f": {show(data.description or '', 400)}"
             self.emit(f"    check {data.asset_check_key.to_user_string()}: {verdict}{detail}")
         elif event.event_type_value == "STEP_SUCCESS":
             self.emit(f"    {event.step_key}: done")
         elif event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            self.emit(f"    {event.step_key}: FAILED {error.message.strip() if error else ''}")
+            self.emit(f"    {event.step_key}: FAILED {show(_step_error(event), 400)}")
 
 
-def _execute(
-    job_fn: Callable[[], dg.JobDefinition],
-    instance: dg.DagsterInstance,
-    emit: Callable[[str], None],
-    *,
-    run_config: dict[str, Any] | None = None,
-    tags: dict[str, str] | None = None,
-    execution: dict[str, Any] | None = None,
-) -> dg.JobExecutionResult:
-    invocation = uuid.uuid4().hex
-    tail = _Tail(instance, invocation, emit)
-    tail.start()
-    try:
-        result = dg.execute_job(
-            dg.reconstructable(job_fn),
-            instance=instance,
-            run_config={**QUIET_LOGGERS, **(execution or {}), **(run_config or {})},
-            tags={
-                INVOCATION_TAG: invocation,
-                "influencer_pipeline/source": "cli",
-                **recovery.process_tags(),
-                **(tags or {}),
-            },
-        )
-    finally:
-        tail.stop_event.set()
-        tail.join(timeout=10)
-    return result
+def _step_error(event: Any) -> str:
+    """What a failed step says: its Failure description, else the exception that ended it."""
+    user = event.step_failure_data.user_failure_data
+    if user and user.description:
+        return user.description.strip()
+    error = event.step_failure_data.error
+    if error is None:
+        return "failed"
+    cause = error.cause or error  # Dagster wraps the user's exception; show the exception
+    return cause.message.strip()
 
 
 def _failure_message(result: dg.JobExecutionResult) -> str:
-    messages = []
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE" and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            user = event.step_failure_data.user_failure_data
-            text = user.description if user and user.description else error.message
-            messages.append(f"{event.step_key}: {text.strip()}")
-    return "; ".join(messages) or "the run failed (see the Dagster UI for details)"
+    messages = [
+        f"{event.step_key}: {show(_step_error(event), 600)}"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    ]
+    return "; ".join(messages) or "the run failed"
 
 
 @dataclass
-class PendingWork:
-    """Which videos need which per-video stages."""
+class _Runner:
+    """Executes the jobs of one invocation in the instance, quietly, with progress lines."""
 
-    everything: set[str]  # never processed, fetch failed before, or forced
-    faces_only: set[str]  # processed, but their faces were embedded with another embedder
+    instance: dg.DagsterInstance
+    emit: Callable[[str], None]
+    resources: dict[str, Any]
+    execution: dict[str, Any]
+    verbose: bool = False
+    run_ids: list[str] = field(default_factory=list)
 
-
-PER_VIDEO_ASSETS = (
-    "video_files",
-    "video_frames",
-    "face_embeddings",
-    "video_faces",
-    "outro_fingerprints",
-)
-
-
-def partition_files(lake_dir: str, asset: str) -> set[str]:
-    """The partition keys that have a file in ``<lake>/<asset>/`` (one listing per asset)."""
-    folder = lake.as_upath(lake_dir) / asset
-    try:
-        return {p.name[: -len(".parquet")] for p in folder.iterdir() if p.name.endswith(".parquet")}
-    except FileNotFoundError:
-        return set()
-
-
-def _partition_value(lake_dir: str, asset: str, video_id: str, column: str) -> set[object] | None:
-    try:
-        return set(lake.read_parquet(f"{lake_dir}/{asset}/{video_id}.parquet", [column])[column])
-    except FileNotFoundError:
-        return None
-
-
-def pending_work(
-    instance: dg.DagsterInstance,
-    video_ids: Sequence[str],
-    lake_dir: str,
-    embedder: str,
-    force: bool,
-) -> PendingWork:
-    """Decide what to (re)compute: incremental by default, so a rerun only does new work.
-
-    A partition counts as done only when the instance recorded its materialization AND its file
-    is in the lake: a run killed between the two, or a lake emptied by hand, is redone.
-    """
-    wanted = set(video_ids)
-    if force:
-        return PendingWork(everything=wanted, faces_only=set())
-    missing: set[str] = set()
-    for asset in PER_VIDEO_ASSETS:
-        recorded = set(instance.get_materialized_partitions(dg.AssetKey(asset)))
-        missing |= wanted - (recorded & partition_files(lake_dir, asset))
-    for video_id in wanted - missing:
-        statuses = _partition_value(lake_dir, "video_files", video_id, "status")
-        if statuses is None or statuses != {"ok"}:
-            missing.add(video_id)
-    faces_only = set()
-    for video_id in wanted - missing:
-        used = _partition_value(lake_dir, "video_faces", video_id, "embedder")
-        if used is None or (used and used != {embedder}):
-            faces_only.add(video_id)
-    return PendingWork(everything=missing, faces_only=faces_only)
+    def execute(
+        self,
+        job_name: str,
+        *,
+        ops: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        light: bool = False,
+        error: type[Exception] = PipelineRunError,
+    ) -> None:
+        """Run one job to its end; raise ``error`` with the failed steps' messages."""
+        invocation = uuid.uuid4().hex
+        level = "INFO" if self.verbose else "CRITICAL"
+        run_config: dict[str, Any] = {
+            "loggers": {"console": {"config": {"log_level": level}}},
+            **(light_execution() if light else self.execution),
+            **self.resources,
+        }
+        if ops:
+            run_config["ops"] = ops
+        tail = _Tail(self.instance, invocation, self.emit)
+        tail.start()
+        try:
+            result = dg.execute_job(
+                dg.reconstructable(JOB_FUNCTIONS[job_name]),
+                instance=self.instance,
+                run_config=run_config,
+                tags={
+                    INVOCATION_TAG: invocation,
+                    "influencer_pipeline/source": "cli",
+                    **recovery.process_tags(),
+                    **(tags or {}),
+                },
+            )
+        finally:
+            tail.stop_event.set()
+            tail.join(timeout=10)
+        self.run_ids.append(result.run_id)
+        if not result.success:
+            hint = "" if self.verbose else " (details: rerun with --verbose, or open the run"
+            hint += f" {result.run_id} in the Dagster UI)" if hint else ""
+            raise error(_failure_message(result) + hint)
 
 
 def recover_from_killed_runs(
     instance: dg.DagsterInstance, lake_dir: str, emit: Callable[[str], None] = print
 ) -> None:
-    """Fail the runs a killed CLI process left unfinished; then, if no run is active, delete
-    the temp files killed writers left in the lake."""
+    """Fail the runs a killed CLI process left unfinished and delete the temp files of killed
+    writers (call it holding the lake exclusively: no live writer can own a temp file then)."""
     orphaned = recovery.fail_orphaned_runs(instance)
     if orphaned:
         emit(f"marked {len(orphaned)} run(s) of a killed process as failed: {', '.join(orphaned)}")
-    if recovery.active_runs(instance) == 0:
-        removed = recovery.remove_leftovers(lake_dir)
-        if removed:
-            emit(f"removed {removed} temp file(s) left by a killed writer")
+    removed = recovery.remove_leftovers(lake_dir)
+    if removed:
+        emit(f"removed {removed} temp file(s) left by a killed writer")
+
+
+def plan_for_lake(
+    instance: dg.DagsterInstance, lake_dir: str, embedder: str, force: bool
+) -> tuple[list[str], VideoPlan]:
+    """(catalog video ids, plan) for the lake's current catalog."""
+    catalog = lake.read_parquet(f"{lake_dir}/video_catalog.parquet", ["video_id"])
+    video_ids = list(catalog["video_id"])
+    states = state.video_states(instance, lake_dir, video_ids)
+    return video_ids, plan_videos(video_ids, states, embedder=embedder, force=force)
 
 
 def run_pipeline(
@@ -318,75 +311,128 @@ def run_pipeline(
     force: bool = False,
     videos_per_run: int = MAX_PARTITIONS_PER_RUN,
     emit: Callable[[str], None] = print,
-    executor: str = "multiprocess",
+    executor: str = DEFAULT_EXECUTOR,
     max_concurrent: int = 0,
+    resources: dict[str, Any] | None = None,
+    retire: Sequence[str] = (),
+    verbose: bool = False,
 ) -> RunReport:
     """Materialize every asset for ``sheets`` through Dagster; raises PipelineInput/RunError.
 
-    ``executor`` / ``max_concurrent`` choose the Dagster executor of the per-video runs (see
-    ``execution_config``). The catalog and cross-video runs are light, one step after another,
-    so they always run in process: a process per step would add ~5 s of imports per step and
-    ~45 s per invocation on 2 cores (benchmarks/RESULTS.md).
+    ``resources`` is run config for the resources (``{"fetcher": {"config": {...}}}``);
+    ``executor`` / ``max_concurrent`` choose the executor of the per-video runs (the catalog and
+    cross-video runs are light and always run in process). ``retire`` names registered sheets to
+    take out of the catalog.
     """
+    from influencer_pipeline.faces.weights import EmbedderUnavailable
+
     started = time.monotonic()
+    _check_sheets(sheets)
     execution = execution_config(executor, max_concurrent)
-    light = execution_config("in_process")
-    if embedder:
-        os.environ[EMBEDDER_ENV] = embedder
     instance = configure_environment(lake_dir)
     report = RunReport(lake=lake_root())
-    emit(f"lake: {report.lake}   dagster home: {os.environ['DAGSTER_HOME']}")
-    recover_from_killed_runs(instance, report.lake, emit)
-
-    emit("[1/3] catalog: reading sheets")
-    result = _execute(
-        catalog_job,
-        instance,
-        emit,
-        run_config={"ops": {"video_catalog": {"config": {"sheets": [str(s) for s in sheets]}}}},
-        execution=light,
-    )
-    report.run_ids.append(result.run_id)
-    if not result.success:
-        raise PipelineInputError(_failure_message(result))
-    catalog = lake.read_parquet(f"{report.lake}/video_catalog.parquet", ["video_id"])
-    video_ids = list(catalog["video_id"])
-    report.videos = len(video_ids)
-
-    embedder = default_embedder()
-    work = pending_work(instance, video_ids, report.lake, embedder, force)
-    ordered = instance.get_dynamic_partitions(VIDEOS.name)
-    batches = [
-        (per_video_job, contiguous_ranges(ordered, work.everything, videos_per_run)),
-        (faces_job, contiguous_ranges(ordered, work.faces_only, videos_per_run)),
-    ]
-    n_runs = sum(len(ranges) for _, ranges in batches)
-    emit(
-        f"[2/3] per-video stages: {len(work.everything)} of {len(video_ids)} videos to process"
-        + (f", {len(work.faces_only)} to re-embed with {embedder}" if work.faces_only else "")
-        + f" ({n_runs} run{'s' if n_runs != 1 else ''})"
-    )
-    index = 0
-    for job_fn, ranges in batches:
-        for start, end in ranges:
-            index += 1
-            emit(f"  run {index}/{n_runs} ({job_fn.__name__}): partitions {start} .. {end}")
-            result = _execute(
-                job_fn,
-                instance,
-                emit,
-                tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
-                execution=execution,
+    try:
+        choice = _choose_embedder(embedder, resources or {}, report.lake)
+    except EmbedderUnavailable as exc:
+        raise PipelineInputError(str(exc)) from exc
+    report.embedder = choice.describe()
+    emit(f"lake: {show(report.lake)}   dagster home: {show(os.environ['DAGSTER_HOME'])}")
+    emit(f"face embedder: {choice.describe()}")
+    run_resources = _merge_resources(resources or {}, resources_config(choice.name))
+    runner = _Runner(instance, emit, run_resources, execution, verbose)
+    try:
+        with lake_lock.exclusive(report.lake, "influencer-pipeline run"):
+            recover_from_killed_runs(instance, report.lake, emit)
+            _run_all(
+                runner,
+                report,
+                sheets=sheets,
+                retire=retire,
+                choice=choice,
+                force=force,
+                videos_per_run=videos_per_run,
+                emit=emit,
             )
-            report.run_ids.append(result.run_id)
-            if not result.success:
-                raise PipelineRunError(_failure_message(result))
-    report.processed = len(work.everything) + len(work.faces_only)
-
-    emit("[3/3] cross-video stages")
-    result = _execute(cross_video_job, instance, emit, execution=light)
-    report.run_ids.append(result.run_id)
-    if not result.success:
-        raise PipelineRunError(_failure_message(result))
+    except lake_lock.LakeBusyError as exc:
+        raise PipelineInputError(str(exc)) from exc
+    finally:
+        report.run_ids = runner.run_ids
+    report.models = loaded_models()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _run_all(
+    runner: _Runner,
+    report: RunReport,
+    *,
+    sheets: Sequence[Path],
+    retire: Sequence[str],
+    choice: EmbedderChoice,
+    force: bool,
+    videos_per_run: int,
+    emit: Callable[[str], None],
+) -> None:
+    emit("[1/3] catalog: registering sheets")
+    runner.execute(
+        "catalog_job",
+        ops={
+            "video_catalog": {
+                "config": {"sheets": [str(s) for s in sheets], "retire": list(retire)}
+            }
+        },
+        light=True,
+        error=PipelineInputError,
+    )
+    video_ids, plan = plan_for_lake(runner.instance, report.lake, choice.name, force)
+    report.videos, report.plan = len(video_ids), plan.describe()
+    batches = run_batches(plan, state.ordered_videos(runner.instance), videos_per_run)
+    n = len(batches)
+    emit(f"[2/3] per-video stages: {plan.describe()} ({n} run{'s' if n != 1 else ''})")
+    batch_id = f"cli-{uuid.uuid4().hex[:12]}"
+    for index, batch in enumerate(batches, start=1):
+        emit(f"  run {index}/{n} ({batch.job_name}): partitions {batch.start} .. {batch.end}")
+        runner.execute(batch.job_name, tags=batch_tags(batch, "cli", batch_id))
+    report.processed = len(plan.process) + len(plan.reembed)
+    emit("[3/3] cross-video stages and the leaderboard")
+    runner.execute("cross_video_job", light=True)
+
+
+def _check_sheets(sheets: Sequence[Path]) -> None:
+    """Refuse an unusable sheet before any run starts (PipelineInputError, one clear line)."""
+    from influencer_pipeline.catalog.sheets import SheetError, read_sheet
+
+    for sheet in sheets:
+        try:
+            if read_sheet(Path(sheet)).empty:
+                raise PipelineInputError(f"No usable rows in {Path(sheet).name}: no data row")
+        except SheetError as exc:
+            raise PipelineInputError(str(exc)) from exc
+
+
+def _choose_embedder(
+    requested: str | None, resources: dict[str, Any], lake_dir: str
+) -> EmbedderChoice:
+    configured = resources.get("face_models", {}).get("config", {})
+    models = FaceModels(**{**configured, **({"embedder": requested} if requested else {})})
+    return models.choose(lake_dir)
+
+
+def _merge_resources(*configs: dict[str, Any]) -> dict[str, Any]:
+    """Run config ``{"resources": ...}`` merged key by key (later configs win)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for config in configs:
+        for name, value in config.get("resources", config).items():
+            merged.setdefault(name, {"config": {}})["config"].update(value.get("config", {}))
+    return {"resources": merged} if merged else {}
+
+
+def materialize_leaderboard(
+    lake_dir: str | None = None, emit: Callable[[str], None] = print, verbose: bool = False
+) -> list[str]:
+    """Rebuild the leaderboard asset from the lake's ranking (one in-process run)."""
+    instance = configure_environment(lake_dir)
+    runner = _Runner(instance, emit, {}, light_execution(), verbose)
+    with lake_lock.exclusive(lake_root(), "influencer-pipeline report"):
+        runner.execute("leaderboard_job", light=True)
+    return runner.run_ids

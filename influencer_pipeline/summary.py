@@ -1,4 +1,8 @@
-"""The end-of-run summary the CLI prints, read back from the lake."""
+"""The end-of-run summary the CLI prints, read back from the lake.
+
+Text that came from a sheet, a server or an analyst (errors, ids, paths) is printed through
+``display.show``: secrets redacted, no control character or escape sequence reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from influencer_pipeline import lake
+from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import VIDEO_FILES
 
 
@@ -39,13 +44,13 @@ def print_summary(report, emit: Callable[[str], None] = print) -> None:
     )
     if rejected is not None and len(rejected):
         for code, n in rejected["reason_code"].value_counts().items():
-            emit(f"  rejected {code}: {n}")
+            emit(f"  rejected {show(code, 40)}: {n}")
     files = video_file_rows(root, list(catalog["video_id"]), ["status", "error_code", "error"])
     ok = int((files["status"] == "ok").sum())
     emit(f"video files: {ok} ok, {len(files) - ok} failed")
     failed = files[files["status"] != "ok"]
     for code, group in failed.groupby("error_code"):
-        emit(f"  failed {code}: {len(group)}  e.g. {group['error'].iloc[0]}")
+        emit(f"  failed {show(code, 40)}: {len(group)}  e.g. {show(group['error'].iloc[0], 300)}")
     groups = _table(root, "duplicate_groups", ["group_id", "group_size", "is_canonical"])
     if groups is not None:
         multi = groups[groups["group_size"] > 1]
@@ -79,8 +84,9 @@ def print_summary(report, emit: Callable[[str], None] = print) -> None:
         )
         for row in ranked.head(5).itertuples(index=False):
             emit(
-                f"  {row.rank}. {row.influencer_id} ({row.method}, {row.n_videos} videos): "
+                f"  {row.rank}. {show(row.influencer_id, 60)} ({row.method}, "
+                f"{row.n_videos} videos): "
                 f"score {row.score:.3f} [{row.score_low:.3f}, {row.score_high:.3f}], mean "
                 f"{row.mean_performance:.3f}"
             )
-    emit(f"lake: {root}")
+    emit(f"lake: {show(root)}")

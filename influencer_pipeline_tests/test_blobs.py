@@ -63,10 +63,18 @@ def test_bad_suffix_is_rejected(tmp_path: Path, suffix: str) -> None:
         BlobStore(tmp_path).path_for("a" * 64, suffix)
 
 
-def test_object_storage_roots_are_refused_clearly() -> None:
-    with pytest.raises(ValueError, match="local folders only"):
-        BlobStore("s3://bucket/lake")
+def test_object_storage_roots_stage_locally_and_store_remotely(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An s3:// root (no request made here; test_s3_lake.py runs it against an S3 server)."""
+    monkeypatch.setenv("INFLUENCER_BLOB_STAGING", str(tmp_path / "staging"))
+    store = BlobStore("s3://bucket/lake")
+    assert store.remote
+    sha = "ab" * 32
+    assert str(store.path_for(sha, ".mp4")) == f"s3://bucket/lake/video_blobs/ab/{sha}.mp4"
+    assert store.temp_dir().is_relative_to(tmp_path / "staging")  # fetches land on local disk
     assert BlobStore("file:///tmp/lake").root == Path("/tmp/lake")
+    assert not BlobStore("file:///tmp/lake").remote
 
 
 @pytest.mark.parametrize(

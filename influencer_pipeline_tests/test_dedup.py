@@ -1,4 +1,8 @@
-"""Exact and near-duplicate groups: real re-upload variants, look-alike videos, canonical choice."""
+"""Exact and near-duplicate groups: real re-upload variants, look-alike videos, canonical choice.
+
+Placements (1:1, 4:5, letterboxed, 16:9) and real ads: ``test_reupload_placements.py`` and
+``test_real_ads_reuploads.py``.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,16 @@ from PIL import Image, ImageDraw
 
 from influencer_pipeline.lake_schema import DUPLICATE_GROUPS, to_arrow
 from influencer_pipeline.media.dedup import (
-    DedupConfig,
     DedupInputError,
-    Fingerprint,
     candidate_pairs,
-    compare_fingerprints,
     find_duplicate_groups,
 )
+from influencer_pipeline.media.dedup_index import IndexConfig
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 from influencer_pipeline.media.phash import hashes_to_uint64, int_to_hex
+from influencer_pipeline.media.placement import N_HASHES
+from influencer_pipeline.media.reupload_match import ReuploadConfig, VideoPrint, compare_videos
 from influencer_pipeline.media.transforms import transform_video
 
 WIDTH, HEIGHT, FPS = 128, 224, 10
@@ -52,8 +56,8 @@ def _ad_frames(seed: int, seconds: int = 14, outro_s: int = 3) -> list[np.ndarra
     frames = []
     body_frames = (seconds - outro_s) * FPS
     for scene in range(0, body_frames, 2 * FPS):
-        blocks = rng.integers(0, 256, (20, 14, 3), dtype=np.uint8)
-        picture = np.kron(blocks, np.ones((10, 10, 1), dtype=np.uint8))  # 200 x 140
+        blocks = rng.integers(0, 256, (10, 7, 3), dtype=np.uint8)
+        picture = np.kron(blocks, np.ones((20, 20, 1), dtype=np.uint8))  # 200 x 140
         for k in range(min(2 * FPS, body_frames - scene)):
             frame = background.copy()
             frame[20:180, 16:112] = picture[k : k + 160, k : k + 96]
@@ -211,21 +215,21 @@ def _file(video_id: str, width: int = 720, height: int = 1280, duration: float =
 
 
 def _chain(rng: np.random.Generator) -> dict[str, tuple[list[int], list[int]]]:
-    """A~B (first halves equal) and B~C (second halves equal), A and C share nothing."""
+    """A~B (two frames replaced) and B~C (two more replaced), A and C differ in four frames."""
     ap, ad = _random_hashes(rng, 10), _random_hashes(rng, 10)
-    yp, yd = _random_hashes(rng, 5), _random_hashes(rng, 5)
-    zp, zd = _random_hashes(rng, 5), _random_hashes(rng, 5)
-    return {
-        "A": (ap, ad),
-        "B": (ap[:5] + yp, ad[:5] + yd),
-        "C": (zp + yp, zd + yd),
-    }
+    bp, bd = list(ap), list(ad)
+    for k in (1, 5):
+        bp[k], bd[k] = _random_hashes(rng, 1)[0], _random_hashes(rng, 1)[0]
+    cp, cd = list(bp), list(bd)
+    for k in (3, 8):
+        cp[k], cd[k] = _random_hashes(rng, 1)[0], _random_hashes(rng, 1)[0]
+    return {"A": (ap, ad), "B": (bp, bd), "C": (cp, cd)}
 
 
 @pytest.mark.parametrize(
     ("sizes", "expected"),
     [
-        # A is canonical: B verifies against A, C does not (it only matches B) and leaves
+        # A is canonical: B verifies against A, C does not (6 of 10 frames) and leaves
         ({"A": 1280, "B": 720, "C": 720}, {"A": "A", "B": "A", "C": "C"}),
         # B is canonical: A and C both verify against B, so the three stay together
         ({"A": 720, "B": 1280, "C": 720}, {"A": "B", "B": "B", "C": "B"}),
@@ -241,7 +245,7 @@ def test_no_chaining_through_an_intermediate(sizes: dict, expected: dict) -> Non
     similarity = dict(zip(groups["video_id"], groups["similarity"], strict=True))
     for vid, canon in expected.items():
         if vid != canon:
-            assert similarity[vid] == pytest.approx(0.5)
+            assert similarity[vid] == pytest.approx(0.8)
 
 
 def test_canonical_is_largest_then_longest_then_smallest_id() -> None:
@@ -316,12 +320,13 @@ def test_bad_inputs_raise_coded_errors() -> None:
 # --- the pair check and the index ------------------------------------------------------------
 
 
-def _print(phashes: list[int], dhashes: list[int], start: float = 0.0) -> Fingerprint:
+def _print(phashes: list[int], dhashes: list[int], start: float = 0.0) -> VideoPrint:
     times = start + np.arange(len(phashes), dtype=np.float64)
-    return Fingerprint(
+    return VideoPrint(
         times,
         hashes_to_uint64([int_to_hex(p) for p in phashes]),
         hashes_to_uint64([int_to_hex(d) for d in dhashes]),
+        np.zeros((len(phashes), N_HASHES), np.uint64),
     )
 
 
@@ -330,24 +335,36 @@ def test_alignment_finds_the_trim_offset_and_rejects_reordered_frames() -> None:
     p, d = _random_hashes(rng, 12), _random_hashes(rng, 12)
     original = _print(p, d)
     trimmed = _print([_flip(x, rng, 4) for x in p[2:]], [_flip(x, rng, 4) for x in d[2:]])
-    match = compare_fingerprints(original, trimmed, DedupConfig())
+    match = compare_videos(original, trimmed, ReuploadConfig())
     assert match.is_duplicate and match.similarity == 1.0
-    assert match.offset_s == pytest.approx(2.0)
+    assert match.swapped  # the trimmed copy is the shorter one: offsets are on its clock
+    assert match.offset_s == pytest.approx(2.0) and match.rate == 1.0
     # the same frames in another order share no consistent time offset
     shuffled = rng.permutation(12)
     reordered = _print([p[i] for i in shuffled], [d[i] for i in shuffled])
-    assert not compare_fingerprints(original, reordered, DedupConfig()).is_duplicate
+    assert not compare_videos(original, reordered, ReuploadConfig()).is_duplicate
 
 
-def test_static_lookalike_frames_do_not_count_without_temporal_specificity() -> None:
+def test_another_opening_is_another_cut_not_a_reupload() -> None:
+    rng = np.random.default_rng(14)
+    p, d = _random_hashes(rng, 16), _random_hashes(rng, 16)
+    hook_p, hook_d = _random_hashes(rng, 4), _random_hashes(rng, 4)
+    recut = _print(hook_p + p[4:], hook_d + d[4:])  # 12 of 16 frames the same, in place
+    match = compare_videos(_print(p, d), recut, ReuploadConfig())
+    assert not match.is_duplicate
+    assert match.matched_frames == 12 and match.longest_gap_s == pytest.approx(4.0)
+    assert "another cut" in match.reason
+
+
+def test_static_lookalike_videos_are_not_pinned_to_one_offset() -> None:
     rng = np.random.default_rng(12)
     p, d = _random_hashes(rng, 1)[0], _random_hashes(rng, 1)[0]
     # two "static" videos: every frame is within a few bits of every other frame
     a = _print([_flip(p, rng, 3) for _ in range(10)], [_flip(d, rng, 3) for _ in range(10)])
     b = _print([_flip(p, rng, 3) for _ in range(10)], [_flip(d, rng, 3) for _ in range(10)])
-    match = compare_fingerprints(a, b, DedupConfig())
-    assert match.aligned_frames == 10  # every frame has a match at the winning offset ...
-    assert match.matched_frames < 10  # ... but many match better somewhere else in time
+    match = compare_videos(a, b, ReuploadConfig())
+    assert match.matched_frames == 10  # every frame matches at the chosen offset ...
+    assert not match.is_duplicate and "pin the offset" in match.reason  # ... and everywhere
 
 
 def test_candidate_index_finds_planted_pairs_without_all_pairs() -> None:
@@ -361,7 +378,7 @@ def test_candidate_index_finds_planted_pairs_without_all_pairs() -> None:
             src = arr[k * per : (k + 1) * per]
             arr[copy * per : (copy + 1) * per] = [_flip(int(x), rng, 8) for x in src]
     units = np.repeat(np.arange(n_units), per)
-    pairs = candidate_pairs(units, [phash, dhash], DedupConfig())
+    pairs = candidate_pairs(units, [phash, dhash], IndexConfig())
     found = set(map(tuple, pairs.tolist()))
     assert planted <= found
     assert len(pairs) < 0.05 * n_units * (n_units - 1) / 2

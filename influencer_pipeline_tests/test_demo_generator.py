@@ -144,6 +144,9 @@ def test_truth_covers_every_sheet_row(demo: dict) -> None:
         "reupload_kind",
         "performance",
         "true_mean",
+        "placement",
+        "second_cut_of",
+        "outro_card",
     ]
     assert len(truth) == len(sheet) == demo["a"].n_rows
     assert truth["video_url"].tolist() == sheet["Video URL"].tolist()
@@ -243,7 +246,7 @@ def test_photos_come_only_from_the_shipped_folder(demo: dict) -> None:
 
 def test_shipped_faces_are_small_and_documented() -> None:
     total = sum(p.stat().st_size for p in FACES_DIR.rglob("*") if p.is_file())
-    assert total < 4_000_000
+    assert total < 6_000_000  # default set ~2 MB, development and validation folds ~3.5 MB
     assert (FACES_DIR / "LICENSES.md").is_file()
     with (FACES_DIR / "MANIFEST.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -268,11 +271,11 @@ def test_shipped_faces_are_small_and_documented() -> None:
 def test_default_plan_has_the_intended_structure() -> None:
     plan = plan_demo(DemoConfig(), load_library())
     fps = plan.config.fps
-    assert 40 <= len(plan.videos) + len(plan.derived) <= 65
+    assert 40 <= len(plan.videos) + len(plan.derived) <= 80
     face_videos = [v for v in plan.videos if v.kind == "face"]
     shares = [v.influencer_frames / v.n_frames for v in face_videos]
-    assert all(0.33 <= s <= 0.77 for s in shares)
-    assert min(shares) <= 0.40 and max(shares) >= 0.55
+    assert all(0.13 <= s <= 0.77 for s in shares)  # brief presenters: 15-45 % (issue 12)
+    assert min(shares) <= 0.30 and max(shares) >= 0.55
     assert all(v.side_frames / v.n_frames <= 0.25 for v in face_videos)
     assert any(v.side_frames for v in face_videos)
     for video in plan.videos:
@@ -344,8 +347,9 @@ def test_mtcnn_finds_the_people_at_the_intended_sizes() -> None:
     plan = plan_demo(config, library)
     size = (config.width, config.height)
     detector = MTCNN(keep_all=True, device="cpu")
-    ranges = {"talking_head": (0.24, 0.46), "side": (0.16, 0.27)}
+    ranges = {"talking_head": (0.08, 0.46), "side": (0.06, 0.27)}  # close and wide shots
     checked = {"talking_head": 0, "side": 0, "duo": 0}
+    ratios: list[float] = []
     for video in plan.videos:
         for shot in video.shots:
             if shot.kind not in checked or checked[shot.kind] >= 3:
@@ -356,24 +360,31 @@ def test_mtcnn_finds_the_people_at_the_intended_sizes() -> None:
             tone = {"brightness": shot.brightness, "grade": video.grade}
             frames = list(camera_frames(canvas, shot.n_frames, size, **tone))
             mid = (shot.zoom[0] + shot.zoom[1]) / 2
+            duo_seen = 0
             for index, zoom in ((0, shot.zoom[0]), (shot.n_frames - 1, shot.zoom[1])):
                 boxes, probs = detector.detect(frames[index])
                 assert boxes is not None, (video.key, shot.kind)
                 faces = [b for b, p in zip(boxes, probs, strict=True) if p > 0.9]
+                if shot.kind == "duo" and len(faces) < 2:
+                    continue  # a side character turned far away in this frame
                 found = {}
                 for person in shot.people:  # the detected face nearest to where it was placed
                     box = min(faces, key=lambda b: abs((b[0] + b[2]) / 2 / config.width - person.x))
                     height = (box[3] - box[1]) / config.height
-                    assert height == pytest.approx(person.face_frac * zoom / mid, rel=0.15), (
-                        video.key,
-                        shot.kind,
-                        person.role,
-                    )
+                    # Live heads turn and nod (demo.motion: up to 38 degrees of yaw, 12 of
+                    # pitch, an opening jaw): one frame's box is within 30 % of the still size,
+                    # and the sizes of all checked frames are right on the median (below).
+                    ratio = height / (person.face_frac * zoom / mid)
+                    assert 0.7 <= ratio <= 1.3, (video.key, shot.kind, person.role, ratio)
+                    ratios.append(ratio)
                     found[person.role] = height
                 if shot.kind == "duo":
-                    assert len(faces) >= 2
+                    duo_seen += 1
                     assert found["influencer"] > found["side"]
                 else:
                     low, high = ranges[shot.kind]
                     assert low <= next(iter(found.values())) <= high
+            if shot.kind == "duo":
+                assert duo_seen >= 1, (video.key, "both people in neither checked frame")
     assert checked == {"talking_head": 3, "side": 3, "duo": 3}
+    assert float(np.median(ratios)) == pytest.approx(1.0, abs=0.1)

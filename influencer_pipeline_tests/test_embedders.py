@@ -15,14 +15,16 @@ from influencer_pipeline.faces import embedders
 from influencer_pipeline.faces.detection import Detection, FaceDetector
 from influencer_pipeline.faces.embedders import (
     DLIB_SAME_PERSON_DISTANCE,
-    FACENET_WEIGHTS_ENV,
-    FACENET_WEIGHTS_FILE,
-    FACENET_WEIGHTS_URL,
     DlibEmbedder,
-    EmbedderUnavailable,
     FaceEmbedder,
     FacenetEmbedder,
     make_embedder,
+)
+from influencer_pipeline.faces.weights import (
+    FACENET_WEIGHTS_ENV,
+    FACENET_WEIGHTS_FILE,
+    FACENET_WEIGHTS_URL,
+    EmbedderUnavailable,
 )
 
 PEOPLE = {

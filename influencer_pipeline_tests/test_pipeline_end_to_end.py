@@ -6,6 +6,7 @@ the broken sheet), then the full demo sheet, then the same again. Each test chec
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from influencer_pipeline import lake
+from influencer_pipeline import lake, lake_schema
 from influencer_pipeline.defs.partitions import VIDEOS
 from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.evaluation.lake import evaluate_lake
@@ -133,7 +134,16 @@ def test_catalog_registers_one_partition_per_video_and_keeps_bad_rows(runs: Runs
     demo_rows = pd.read_excel(runs.demo / "demo_sheet.xlsx")
     assert len(catalog) == demo_rows["Video URL"].nunique() + len(BROKEN)
     assert catalog["video_id"].is_unique
-    assert int(catalog["n_rows"].sum()) == len(demo_rows) + len(BROKEN)
+    # the catalog is the union of every sheet given: batch 1's rows are there twice (batch1.xlsx
+    # and the full sheet), merged into one video each
+    batch1_rows = pd.read_excel(runs.demo / "batch1.xlsx")
+    assert int(catalog["n_rows"].sum()) == len(demo_rows) + len(batch1_rows) + len(BROKEN)
+    sources = lake.read_parquet(f"{runs.lake}/sheet_sources.parquet")
+    assert sorted(Path(s).name for s in sources["source"]) == [
+        "batch1.xlsx",
+        "broken.csv",
+        "demo_sheet.xlsx",
+    ]
     rejected = lake.read_parquet(f"{runs.lake}/rejected_rows.parquet")
     assert sorted(rejected["reason_code"]) == ["non_numeric_score", "unsupported_scheme"]
     instance = _instance(runs)
@@ -173,12 +183,59 @@ def test_influencers_match_the_truth(runs: Runs) -> None:
 
 
 def test_existing_influencer_ids_survive_a_new_batch(runs: Runs) -> None:
+    """An id either stays, or the rebuild that changed it left an alias row saying where to."""
     before = runs.batch1_influencers.dropna(subset=["influencer_id"])
     after = runs.full_influencers.set_index("video_id")["influencer_id"]
+    aliases = lake.read_parquet(f"{runs.lake}/influencer_aliases.parquet")
+    moved = set(zip(aliases["old_influencer_id"], aliases["influencer_id"], strict=True))
     assert len(before) >= 5
-    assert {v: after[v] for v in before["video_id"]} == dict(
-        zip(before["video_id"], before["influencer_id"], strict=True)
+    for video_id, old in zip(before["video_id"], before["influencer_id"], strict=True):
+        assert after[video_id] == old or (old, after[video_id]) in moved, video_id
+
+
+def test_ids_a_rebuild_moves_leave_aliases_that_corrections_follow(
+    runs: Runs, tmp_path: Path
+) -> None:
+    """A cluster absorbed by another (merge) and a video split off (split), as a rebuild of the
+    identity clusters would make them: alias rows appear, and corrections on the old ids apply."""
+    from influencer_pipeline.definitions import defs
+
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(runs.lake, lake_dir)
+    clusters = lake.read_parquet(lake_dir / "identity_clusters.parquet")
+    sizes = clusters["influencer_id"].value_counts()
+    absorbed, keeper = sizes.index[-1], sizes.index[0]
+    split_video = clusters.loc[clusters["influencer_id"] == keeper, "video_id"].iloc[-1]
+    clusters.loc[clusters["influencer_id"] == absorbed, "influencer_id"] = keeper
+    clusters.loc[clusters["video_id"] == split_video, "influencer_id"] = "F-splitoff01"
+    lake.write_parquet_atomic(
+        lake_schema.to_arrow(clusters, lake_schema.IDENTITY_CLUSTERS),
+        lake_dir / "identity_clusters.parquet",
     )
+    (lake_dir / "corrections.csv").write_text(
+        "action,video_id,influencer_id,into,name,note\n"
+        f"rename,,{absorbed},,Old Name,named before the rebuild\n"
+    )
+    catalog = lake.read_parquet(lake_dir / "video_catalog.parquet")
+    with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INFLUENCER_LAKE", str(lake_dir))
+        instance.add_dynamic_partitions(VIDEOS.name, list(catalog["video_id"]))
+        result = dg.materialize(
+            list(defs.assets),
+            selection=["video_influencers", "influencer_aliases"],
+            instance=instance,
+            resources=defs.resources,
+        )
+    assert result.success
+    aliases = lake.read_parquet(lake_dir / "influencer_aliases.parquet")
+    rows = set(
+        zip(aliases["old_influencer_id"], aliases["influencer_id"], aliases["reason"], strict=True)
+    )
+    assert (absorbed, keeper, "merged") in rows
+    assert (keeper, "F-splitoff01", "split") in rows
+    videos = lake.read_parquet(lake_dir / "video_influencers.parquet")
+    renamed = videos[videos["influencer_id"] == keeper]
+    assert (renamed["influencer_name"] == "Old Name").all()  # the rename followed the alias
 
 
 def test_rerun_does_no_new_work_and_changes_nothing(runs: Runs) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from influencer_pipeline.ranking.metrics import (
     RankingInputError,
@@ -126,3 +127,67 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(RankingInputError, match="count"):
         rank_influencers(videos, "every_other")  # type: ignore[arg-type]
     assert rank_influencers(videos.iloc[0:0]).empty
+
+
+# --- small or homogeneous sheets (issue 14, item 5) -------------------------------------------
+
+EIGHT_VIDEOS = {"A": [0.2, 0.7, 0.45], "B": [0.6], "C": [0.3, 0.7], "D": [0.55, 0.45]}
+
+
+def test_eight_videos_rank_by_the_evidence_not_by_counts() -> None:
+    """Before: tau^2 = 0, every score 0.49375 with a zero-width interval, A (mean 0.45, 3 videos)
+    ranked first and B (mean 0.60) last, by video count."""
+    videos = _videos(EIGHT_VIDEOS)
+    pop = population_stats(observations(videos))
+    sigma2 = ((0.2 - 0.45) ** 2 + (0.7 - 0.45) ** 2 + 0 + 2 * 0.2**2 + 2 * 0.05**2) / (7 - 3)
+    assert pop.within_variance == pytest.approx(sigma2)  # 0.0525
+    assert pop.between_variance_estimate == 0.0  # DerSimonian-Laird says "identical"
+    assert pop.between_variance == pytest.approx(0.1 * sigma2)  # the floor
+    ranked = rank_influencers(videos).set_index("influencer_id")
+    assert ranked.loc["B", "rank"] < ranked.loc["A", "rank"]  # 0.60 above 0.45
+    assert ranked["score"].nunique() == 4
+    assert (ranked["score_high"] - ranked["score_low"] > 0.1).all()  # honest, wide intervals
+    assert (ranked["shrinkage"] < 1).all()
+    n = np.array([3, 1, 2, 2])
+    own = np.array([np.var(v, ddof=1) if len(v) > 1 else 0.0 for v in EIGHT_VIDEOS.values()])
+    noise = (4 * sigma2 + (n - 1) * own) / (4 + n - 1) / n
+    b = noise / (noise + 0.1 * sigma2)
+    means = np.array([np.mean(v) for v in EIGHT_VIDEOS.values()])
+    mu = np.mean([x for v in EIGHT_VIDEOS.values() for x in v])
+    expected = mu + (1 - b) * (means - mu)
+    assert ranked.loc[list(EIGHT_VIDEOS), "score"].to_numpy() == pytest.approx(expected)
+    w = 1 / noise
+    q = np.sum(w * (means - np.sum(w * means) / w.sum()) ** 2)
+    p_value = 1 - stats.chi2.cdf(q, 3)
+    assert ranked["heterogeneity_p"].iloc[0] == pytest.approx(p_value)
+    assert p_value > 0.05 and not ranked["distinguishable"].any()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_small_sheets_never_collapse(seed: int) -> None:
+    """Random small sheets of 2-6 influencers, 1-4 videos each, no real difference between them:
+    every score differs from the overall mean, every interval has a width, and influencers with
+    the same number of videos and the same spread rank by their mean."""
+    rng = np.random.default_rng(seed)
+    spec = {
+        f"i{k}": list(np.round(rng.normal(0.5, 0.1, rng.integers(1, 5)), 4))
+        for k in range(rng.integers(2, 7))
+    }
+    ranked = rank_influencers(_videos(spec))
+    assert (ranked["shrinkage"] < 1).all()
+    assert (ranked["score_high"] > ranked["score_low"]).all()
+    singles = ranked[ranked["n_videos"] == 1].sort_values("rank")
+    assert singles["mean_performance"].is_monotonic_decreasing
+
+
+def test_identical_scores_tie_with_zero_width() -> None:
+    """When every video scored the same the data do say the influencers tie."""
+    ranked = rank_influencers(_videos({"a": [0.5, 0.5], "b": [0.5], "c": [0.5, 0.5, 0.5]}))
+    assert (ranked["score"] == 0.5).all() and (ranked["score_high"] == ranked["score_low"]).all()
+
+
+def test_real_heterogeneity_is_the_data_s_and_distinguishable() -> None:
+    spec = _lucky_and_steady()
+    pop = population_stats(observations(_videos(spec)))
+    assert pop.between_variance == pop.between_variance_estimate > 0.1 * pop.within_variance
+    assert pop.distinguishable and pop.heterogeneity_p < 0.05

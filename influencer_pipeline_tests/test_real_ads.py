@@ -1,5 +1,11 @@
-"""Real influencer ads (frames of ../shared/real_frames turned into 1 fps videos) through the
-per-video stages: frames, faces, dominant face and outro fingerprint."""
+"""Real influencer ads (frames of ../shared/real_frames and ../shared/real_ads turned into 1 fps
+videos) through the per-video stages: frames, faces, dominant face and outro fingerprint.
+
+The labelled ``real_ads`` folders check the presenter/photo decisions: a presenter (also a baby
+or a child a viewer would call the presenter) gets a dominant face; photos on products, film
+strips, posters and a stage clip never do. These folders are the development set the liveness
+thresholds were read from (``faces.liveness``); more labelled ads are kept for acceptance.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import pytest
 from PIL import Image
 
 from influencer_pipeline.faces.detection import FaceDetector
-from influencer_pipeline.faces.dominant import choose_dominant
+from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant
 from influencer_pipeline.faces.embedders import make_embedder
 from influencer_pipeline.faces.records import FACE_ROLES, face_rows
 from influencer_pipeline.media.encode import write_video
@@ -74,3 +80,58 @@ def test_faceless_product_ad_ends_with_its_card_as_fingerprint(
     assert outcome.fingerprint.representative_timestamp_s == pytest.approx(last)
     card = np.asarray(Image.open(shared_dir / "real_frames" / "ad_01" / "011.jpg").convert("L"))
     assert card.mean() > 200  # the white HUSTLEZY card, not a black or product frame
+
+
+def _real_ad_video(shared_dir: Path, folder: str, out: Path) -> Path:
+    """A ``real_ads`` folder's frames as a 1 fps video (odd sizes lose one row or column)."""
+    frames = [
+        np.asarray(Image.open(p).convert("RGB"))
+        for p in sorted((shared_dir / "real_ads" / folder).glob("*.jpg"))
+    ]
+    h, w = frames[0].shape[:2]
+    frames = [f[: h // 2 * 2, : w // 2 * 2] for f in frames]
+    return write_video(out / f"{folder}.mp4", frames, fps=1.0, gop=5)
+
+
+def _real_ad_decision(shared_dir: Path, folder: str, tmp_path: Path, models):
+    config = SamplingConfig(body_fps=1.0)
+    frames = frames_table(
+        folder, sample_frames(_real_ad_video(shared_dir, folder, tmp_path), config), config
+    )
+    detector, embedder = models
+    faces = face_rows(folder, frames, detector, embedder)
+    searched = int((frames["role"].isin(FACE_ROLES) & ~frames["is_blank"]).sum())
+    return choose_dominant(faces, searched, DominanceConfig.for_embedder("dlib"))
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "v14",  # presenter yes: 5 of 20 frames, between product shots
+        "v32",  # yes (baby): 2 of 18 frames
+        "v38",  # yes (child): 3 of 16 frames, face under 8 % of the frame height
+    ],
+)
+def test_labelled_presenters_get_a_dominant_face(
+    shared_dir: Path, tmp_path: Path, models, folder: str
+) -> None:
+    decision = _real_ad_decision(shared_dir, folder, tmp_path, models)
+    assert decision.has_dominant_face, decision.decision
+    assert "live:" in decision.decision
+
+
+@pytest.mark.parametrize(
+    ("folder", "why"),
+    [
+        ("v15", "a picture"),  # a couple's photo on a lamp in 12 of 13 frames
+        ("v17", "a picture"),  # a singer on stage before a poster
+        ("v45", "a picture"),  # a couple's photo on a plaque in 11 of 21 frames
+        ("v59", "film strip"),  # wedding photos on a sliding film strip
+    ],
+)
+def test_photos_posters_and_strips_never_win(
+    shared_dir: Path, tmp_path: Path, models, folder: str, why: str
+) -> None:
+    decision = _real_ad_decision(shared_dir, folder, tmp_path, models)
+    assert not decision.has_dominant_face, decision.decision
+    assert why in decision.decision

@@ -27,7 +27,8 @@ import torch
 from influencer_pipeline import cli
 from influencer_pipeline.defs.resources import FaceModels, VideoFetcher
 from influencer_pipeline.faces import embedders
-from influencer_pipeline.faces.embedders import EmbedderUnavailable, FacenetEmbedder
+from influencer_pipeline.faces.embedders import FacenetEmbedder
+from influencer_pipeline.faces.weights import EmbedderUnavailable
 from influencer_pipeline.media import fetch
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file

@@ -16,6 +16,7 @@ import pandas as pd
 
 from influencer_pipeline.catalog.sheets import SHEET_COLUMNS, ScoreRejected, parse_score, read_sheet
 from influencer_pipeline.catalog.urls import UrlRejected, normalize_url, video_id_for
+from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import REJECTED_ROWS, VIDEO_CATALOG, empty_frame
 
 SCORE_CONFLICT_TOLERANCE = 1e-9
@@ -122,7 +123,7 @@ def build_catalog(
                     "raw_url": _cell_text(raw_url),
                     "raw_score": _cell_text(raw_score),
                     "reason_code": exc.code,
-                    "reason": f"{sheet_name} row {int(row)}: {exc.message}.",
+                    "reason": show(f"{sheet_name} row {int(row)}: {exc.message}.", 2000),
                 }
             )
             continue

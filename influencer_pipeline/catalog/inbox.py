@@ -1,11 +1,9 @@
-"""The inbox of sheets: what changed since the last look, and which videos are new.
+"""The inbox of sheets: which sheets are there, settled, and what changed since the last look.
 
 Users drop sheets into an inbox folder (``<lake>/inbox/`` unless ``$INFLUENCER_INBOX`` names
 another). A watcher (the Dagster inbox sensor) keeps an ``InboxState``: the SHA-256 of every sheet
-it has seen, and the new videos still waiting for a catalog that lists them. This module is the
-pure part: scan the folder, diff it against the state, build the catalog of every sheet with
-``load_catalog`` and say which ``video_id`` s (``catalog.urls.video_id_for`` of the normalized URL)
-are not partitions yet.
+it has handed to the catalog, which registers them (``catalog.sources``). This module is the pure
+part: scan the folder, diff it against the state, and say which sheets cannot be used.
 """
 
 from __future__ import annotations
@@ -14,22 +12,19 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
-from influencer_pipeline.catalog.build import load_catalog
-from influencer_pipeline.catalog.sheets import SUPPORTED_EXTENSIONS
+from influencer_pipeline.catalog.sheets import SUPPORTED_EXTENSIONS, SheetError, read_sheet
+from influencer_pipeline.catalog.sources import file_sha256
 
 INBOX_ENV = "INFLUENCER_INBOX"
 INBOX_DIR_NAME = "inbox"
 # A sheet is read once it has not been modified for this long, so a sheet still being copied in is
 # not read half-written (it would be re-read when it changes again, but would cost a catalog run).
 DEFAULT_MIN_AGE_S = 5.0
-CURSOR_VERSION = 1
-_CHUNK = 1 << 20
+CURSOR_VERSION = 2
 
 
 class InboxError(ValueError):
@@ -52,15 +47,6 @@ def inbox_dir(lake_root: str) -> Path:
             f"the lake {lake_root} is remote; set ${INBOX_ENV} to a local inbox folder",
         )
     return Path(lake_root.removeprefix("file://")) / INBOX_DIR_NAME
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, as 64 lowercase hex digits."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_sheet_name(name: str) -> bool:
@@ -141,17 +127,13 @@ def diff_inbox(previous: Mapping[str, str], current: Mapping[str, str]) -> Inbox
 
 @dataclass(frozen=True)
 class InboxState:
-    """The watcher's memory (its cursor): sheets seen, and new videos waiting for the catalog.
+    """The watcher's memory (its cursor): the SHA-256 of every sheet it has handed to the catalog.
 
-    ``pending`` videos are registered partitions whose per-video runs wait until a catalog
-    materialized after event-log storage id ``catalog_after`` lists them (the per-video assets
-    read each video's URL from the catalog). ``generation`` counts inbox changes; run keys use it.
+    ``generation`` counts the inbox changes handed on; run keys use it.
     """
 
     sheets: dict[str, str] = field(default_factory=dict)
     generation: int = 0
-    pending: tuple[str, ...] = ()
-    catalog_after: int | None = None
 
     def to_cursor(self) -> str:
         """The state as a JSON cursor string."""
@@ -160,8 +142,6 @@ class InboxState:
                 "version": CURSOR_VERSION,
                 "sheets": dict(sorted(self.sheets.items())),
                 "generation": self.generation,
-                "pending": list(self.pending),
-                "catalog_after": self.catalog_after,
             },
             sort_keys=True,
         )
@@ -180,13 +160,7 @@ class InboxState:
                 isinstance(k, str) and isinstance(v, str) for k, v in sheets.items()
             ):
                 raise ValueError("'sheets' must map file names to hashes")
-            after = data.get("catalog_after")
-            return cls(
-                sheets=dict(sheets),
-                generation=int(data.get("generation", 0)),
-                pending=tuple(str(v) for v in data.get("pending", [])),
-                catalog_after=None if after is None else int(after),
-            )
+            return cls(sheets=dict(sheets), generation=int(data.get("generation", 0)))
         except (ValueError, KeyError, TypeError) as exc:
             raise InboxError(
                 "bad_cursor",
@@ -195,47 +169,13 @@ class InboxState:
             ) from exc
 
 
-@dataclass(frozen=True)
-class InboxCatalog:
-    """The catalog of every sheet in the inbox and the videos in it that are new partitions."""
-
-    sheets: tuple[Path, ...]
-    catalog: pd.DataFrame
-    rejected: pd.DataFrame
-    new_video_ids: tuple[str, ...]
-
-
-def read_inbox_catalog(
-    folder: Path, sheet_names: Iterable[str], known_partitions: Iterable[str]
-) -> InboxCatalog:
-    """Build the catalog of the named sheets of ``folder``; new ids keep the catalog's order.
-
-    Raises ``SheetError`` (from ``load_catalog``) when a sheet is unusable.
-    """
-    sheets = tuple(folder / name for name in sorted(sheet_names))
-    catalog, rejected = load_catalog(list(sheets))
-    known = set(known_partitions)
-    new_ids = tuple(v for v in catalog["video_id"] if v not in known)
-    return InboxCatalog(sheets, catalog, rejected, new_ids)
-
-
-def merge_pending(pending: Sequence[str], new_ids: Sequence[str]) -> tuple[str, ...]:
-    """``pending`` then the ``new_ids`` not in it, without duplicates, order kept."""
-    merged = dict.fromkeys(pending)
-    merged.update(dict.fromkeys(new_ids))
-    return tuple(merged)
-
-
-def ready_videos(
-    pending: Sequence[str], catalog_ids: Iterable[str], done_ids: Iterable[str]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(pending videos to process now, pending videos dropped) once a newer catalog exists.
-
-    A pending video is processed when the catalog lists it and it is not done already; one the
-    catalog no longer lists (its sheet left the inbox) or that is done is dropped.
-    """
-    listed = set(catalog_ids)
-    done = set(done_ids)
-    ready = tuple(v for v in pending if v in listed and v not in done)
-    dropped = tuple(v for v in pending if v not in listed)
-    return ready, dropped
+def unusable_sheets(folder: Path, names: Iterable[str]) -> dict[str, str]:
+    """name -> why, for the sheets of ``folder`` that cannot be read or have no data row."""
+    problems = {}
+    for name in names:
+        try:
+            if read_sheet(folder / name).empty:
+                problems[name] = f"{name}: no data row"
+        except SheetError as exc:
+            problems[name] = str(exc)
+    return problems

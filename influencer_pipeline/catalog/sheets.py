@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from influencer_pipeline.catalog.urls import strip_invisible
+from influencer_pipeline.display import show
 
 URL_COLUMN_NAMES: tuple[str, ...] = ("Video URL", "video_url", "url")
 SCORE_COLUMN_NAMES: tuple[str, ...] = ("Performance", "performance", "Performance Score", "score")
@@ -53,6 +54,7 @@ class SheetError(ValueError):
     """A sheet that is unusable as a whole; ``code`` is machine-readable."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = show(message, 2000)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -62,6 +64,7 @@ class ScoreRejected(ValueError):  # noqa: N818  (name fixed by the catalog contr
     """A score cell that is not a finite number; ``code`` is machine-readable."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = show(message, 1000)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -129,9 +132,8 @@ def _parse_score_text(raw: str) -> float:
 
 
 def _show(value: object, limit: int = 120) -> str:
-    """A quoted, shortened rendering of a cell for messages."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A quoted rendering of a cell for messages (``display.show``: redacted, printable)."""
+    return f"'{show(value, limit)}'" if isinstance(value, str) else show(repr(value), limit)
 
 
 def _is_blank(value: object) -> bool:
@@ -188,9 +190,13 @@ def _find_columns(header: Sequence[object], sheet: str) -> tuple[int, int]:
 
 
 def _rows_to_frame(
-    sheet: str, numbered_rows: Iterable[tuple[int, Sequence[object]]]
+    sheet: str, numbered_rows: Iterable[tuple[int, Sequence[object]]], label: str | None = None
 ) -> pd.DataFrame:
-    """The sheet's frame: header = first non-blank row, then every non-blank data row."""
+    """The sheet's frame: header = first non-blank row, then every non-blank data row.
+
+    ``label`` names the sheet in messages (for a workbook: which worksheet was read).
+    """
+    label = label or sheet
     rows = iter(numbered_rows)
     header: Sequence[object] | None = None
     for _, cells in rows:
@@ -198,8 +204,8 @@ def _rows_to_frame(
             header = cells
             break
     if header is None:
-        raise SheetError("empty", f"{sheet}: the sheet has no header row (it is empty)")
-    url_i, score_i = _find_columns(header, sheet)
+        raise SheetError("empty", f"{label}: the sheet has no header row (it is empty)")
+    url_i, score_i = _find_columns(header, label)
     width = max(url_i, score_i) + 1
     numbers_out: list[int] = []
     urls: list[object] = []
@@ -224,8 +230,65 @@ def _rows_to_frame(
 # --- formats -----------------------------------------------------------------------------------
 
 
-def _xlsx_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object]]]:
-    """(row number, cells) of the first worksheet; formulas give their cached value or None."""
+def _worksheet_label(sheet: str, worksheet) -> str:
+    hidden = "" if worksheet.sheet_state == "visible" else f", {worksheet.sheet_state}"
+    return f"{sheet} (worksheet '{worksheet.title}'{hidden})"
+
+
+def _survey(worksheet) -> tuple[list[str] | None, bool, bool]:
+    """(header cells or None when empty, has URL and score columns, has a data row after it)."""
+    worksheet.reset_dimensions()  # some writers store a wrong "dimension": read every cell
+    header: Sequence[object] | None = None
+    fits = False
+    for cells in worksheet.iter_rows(values_only=True):
+        if all(_is_blank(c) for c in cells):
+            continue
+        if header is not None:
+            return [str(c) for c in header if not _is_blank(c)], fits, True
+        header = cells
+        keys = {column_key(c) for c in cells}
+        fits = bool(keys & _URL_KEYS) and bool(keys & _SCORE_KEYS)
+    if header is None:
+        return None, False, False
+    return [str(c) for c in header if not _is_blank(c)], fits, False
+
+
+def _choose_worksheet(workbook, sheet: str):
+    """The one worksheet holding the URL and score columns (see ``read_sheet``)."""
+    worksheets = list(workbook.worksheets)
+    if not worksheets:
+        raise SheetError("empty", f"{sheet}: the workbook has no worksheet")
+    if len(worksheets) == 1:
+        return worksheets[0]
+    surveyed = [(ws, *_survey(ws)) for ws in worksheets]
+    fitting = [entry for entry in surveyed if entry[2]]
+    with_rows = [entry for entry in fitting if entry[3]]
+    chosen = with_rows or fitting
+    if len(chosen) == 1:
+        return chosen[0][0]
+    if not chosen:
+        found = "; ".join(
+            f"'{ws.title}': " + ("empty" if header is None else f"columns {header[:8]}")
+            for ws, header, _, _ in surveyed
+        )
+        raise SheetError(
+            "missing_column",
+            f"{sheet}: none of its {len(worksheets)} worksheets has both a URL column (one of "
+            f"{list(URL_COLUMN_NAMES)}) and a score column (one of {list(SCORE_COLUMN_NAMES)}); "
+            f"read {found}",
+        )
+    names = ", ".join(f"'{ws.title}'" for ws, *_ in chosen)
+    raise SheetError(
+        "ambiguous_worksheet",
+        f"{sheet}: the worksheets {names} all have URL and score columns"
+        + (" and rows" if with_rows else "")
+        + "; keep the videos on one worksheet (or rename the columns of the others)",
+    )
+
+
+def _xlsx_rows(path: Path, sheet: str) -> tuple[str, Iterator[tuple[int, Sequence[object]]]]:
+    """(label naming the worksheet read, its (row number, cells)); formulas give their cached
+    value or None. The worksheet is the only one with URL and score columns (``read_sheet``)."""
     import openpyxl
 
     try:
@@ -233,9 +296,20 @@ def _xlsx_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object]]]
     except Exception as exc:
         raise SheetError("unreadable", f"{sheet}: not a readable XLSX workbook ({exc})") from exc
     try:
-        if not workbook.worksheets:
-            raise SheetError("empty", f"{sheet}: the workbook has no worksheet")
-        worksheet = workbook.worksheets[0]
+        worksheet = _choose_worksheet(workbook, sheet)
+    except SheetError:
+        workbook.close()
+        raise
+    except Exception as exc:
+        workbook.close()
+        raise SheetError("unreadable", f"{sheet}: the workbook could not be read ({exc})") from exc
+    label = _worksheet_label(sheet, worksheet)
+    return label, _worksheet_rows(workbook, worksheet, label)
+
+
+def _worksheet_rows(workbook, worksheet, label: str) -> Iterator[tuple[int, Sequence[object]]]:
+    """(row number, cells) of ``worksheet``; closes ``workbook`` when done."""
+    try:
         worksheet.reset_dimensions()  # some writers store a wrong "dimension": read every cell
         try:
             yield from enumerate(worksheet.iter_rows(values_only=True), start=1)
@@ -243,7 +317,7 @@ def _xlsx_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object]]]
             raise
         except Exception as exc:
             raise SheetError(
-                "unreadable", f"{sheet}: the worksheet could not be read ({exc})"
+                "unreadable", f"{label}: the worksheet could not be read ({exc})"
             ) from exc
     finally:
         workbook.close()
@@ -334,7 +408,12 @@ def _parquet_rows(path: Path, sheet: str) -> Iterator[tuple[int, Sequence[object
 
 
 def read_sheet(path: Path) -> pd.DataFrame:
-    """Raw rows of a sheet: source_sheet, source_row (header = 1), raw_url, raw_score."""
+    """Raw rows of a sheet: source_sheet, source_row (header = 1), raw_url, raw_score.
+
+    A workbook is read from its one worksheet that has the URL and score columns (the one with
+    rows, when others have only the header); several such worksheets are an error naming them,
+    and every message says which worksheet was read.
+    """
     path = Path(path)
     sheet = path.name
     if not path.exists():
@@ -354,13 +433,14 @@ def read_sheet(path: Path) -> pd.DataFrame:
         raise SheetError("unreadable", f"{path}: cannot be read ({exc})") from exc
     if size == 0:
         raise SheetError("empty", f"{sheet}: the file is empty (0 bytes)")
+    label = sheet
     if suffix in XLSX_EXTENSIONS:
-        rows = _xlsx_rows(path, sheet)
+        label, rows = _xlsx_rows(path, sheet)
     elif suffix in CSV_EXTENSIONS:
         rows = _csv_rows(path, sheet)
     else:
         rows = _parquet_rows(path, sheet)
     try:
-        return _rows_to_frame(sheet, rows)
+        return _rows_to_frame(sheet, rows, label)
     except OSError as exc:
         raise SheetError("unreadable", f"{path}: cannot be read ({exc})") from exc

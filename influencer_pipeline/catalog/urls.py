@@ -19,6 +19,8 @@ from urllib.parse import unquote
 
 import idna
 
+from influencer_pipeline.display import show
+
 MAX_URL_LENGTH = 4096
 
 # Query parameters that only track the click; names compare case-insensitively.
@@ -74,6 +76,7 @@ class UrlRejected(ValueError):  # noqa: N818  (name fixed by the catalog contrac
     """A sheet's URL cell that cannot become a video URL; ``code`` is machine-readable."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = show(message, 1000)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -143,9 +146,8 @@ def normalize_url(raw: object, base_dir: Path | None = None) -> str:
 
 
 def _show(text: str, limit: int = 120) -> str:
-    """A quoted, shortened rendering of a value for error messages."""
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
-    return repr(shown)
+    """A quoted rendering of a value for error messages (``display.show``: redacted, printable)."""
+    return f"'{show(text, limit)}'"
 
 
 def _is_missing(raw: object) -> bool:

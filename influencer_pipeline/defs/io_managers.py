@@ -1,8 +1,9 @@
 """The lake's Parquet IO manager: one file per partition, atomic writes, schema-checked tables.
 
-Built on Dagster's ``UPathIOManager`` so the same code writes to local disk now and to object
-storage
-(``s3://``, ``gs://``, ``az://`` through fsspec) later. Two additions to the base class:
+Built on Dagster's ``UPathIOManager`` so the same code writes to local disk and to object storage
+(``s3://``, ``gs://``, ``az://`` through fsspec; ``test_s3_lake.py`` runs the demo against an S3
+API server). Writes go through ``lake.write_parquet_atomic`` (temp file and rename locally, one
+upload on an object store). Two additions to the base class:
 
 - an output covering several partitions (a multi-partition run, DESIGN §5) is one DataFrame that is
   split by its partition column (asset metadata ``partition_column``) into one file per partition;
@@ -19,10 +20,12 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
+from pydantic import PrivateAttr
 from upath import UPath
 
 from influencer_pipeline import lake, lake_schema
 from influencer_pipeline.defs.metadata import table_metadata
+from influencer_pipeline.lake_lock import SharedHold
 from influencer_pipeline.paths import lake_root
 
 
@@ -111,9 +114,20 @@ class ParquetLakeIOManager(dg.UPathIOManager):
 
 
 class ParquetLakeIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    """Configurable entry point: ``base_path`` is the lake root (a folder or an fsspec URL)."""
+    """Configurable entry point: ``base_path`` is the lake root (a folder or an fsspec URL).
+
+    A step that reads or writes the lake holds it shared (``lake_lock``) while it runs, so it
+    never interleaves with a CLI invocation holding the lake exclusively.
+    """
 
     base_path: str = ""  # empty: $INFLUENCER_LAKE, else the project's data_lake/
+    _hold: Any = PrivateAttr(default=None)
 
     def create_io_manager(self, context: dg.InitResourceContext) -> ParquetLakeIOManager:
-        return ParquetLakeIOManager(base_path=UPath(self.base_path or lake_root()))
+        root = self.base_path or lake_root()
+        self._hold = SharedHold(root, "this Dagster run")
+        return ParquetLakeIOManager(base_path=UPath(root))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._hold is not None:
+            self._hold.release()

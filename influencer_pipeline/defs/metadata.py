@@ -1,4 +1,8 @@
-"""Materialization metadata shared by every asset: row count, column schema, markdown preview."""
+"""Materialization metadata shared by every asset: row count, column schema, markdown preview.
+
+Every cell of a preview goes through ``display.show`` (secrets redacted, printable, capped):
+the metadata panel is a place people read.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from influencer_pipeline.display import show
 
 PREVIEW_ROWS = 5
 MAX_CELL_CHARS = 60
@@ -27,8 +33,7 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
-    text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
+    return show(value, MAX_CELL_CHARS).replace("|", "\\|")
 
 
 def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
@@ -68,18 +73,40 @@ def table_metadata(df: pd.DataFrame, schema: pa.Schema | None) -> dict[str, dg.M
 
 
 def image_markdown(images: Sequence[tuple[str, bytes | None]], width: int | None = 96) -> str:
-    """Inline JPEG thumbnails with captions as markdown (shown in the asset's metadata panel)."""
-    cells = []
-    size = f' width="{width}"' if width else ""
+    """Thumbnails with captions as a markdown table the Dagster UI renders (a picture per row).
+
+    The UI's markdown renders ``![alt](data:image/...)`` images but drops raw HTML, so the
+    pictures are markdown images with data URIs. ``width`` caps the embedded picture's width.
+    """
+    rows = []
     for caption, data in images:
         if not data:
             continue
-        encoded = base64.b64encode(data).decode("ascii")
-        cells.append(
-            f'<figure style="display:inline-block;margin:2px"><img{size} '
-            f'src="data:image/jpeg;base64,{encoded}"/><figcaption>{caption}</figcaption></figure>'
-        )
-    return "".join(cells) if cells else "_no images_"
+        text = show(caption, 80).replace("|", "\\|").replace("[", "(").replace("]", ")")
+        rows.append(f"| {image_cell(data, width, text)} | {text} |")
+    return "\n".join(["| picture | |", "| --- | --- |", *rows]) if rows else "_no images_"
+
+
+def image_cell(data: bytes | None, width: int | None = 96, alt: str = "") -> str:
+    """One picture as a markdown image with a data URI ("" without a picture)."""
+    if not data:
+        return ""
+    picture = _resized(data, width) if width else data
+    mime = "image/png" if picture[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+    return f"![{alt}](data:{mime};base64,{base64.b64encode(picture).decode('ascii')})"
+
+
+def _resized(data: bytes, width: int) -> bytes:
+    """``data`` (an image) as a JPEG at most ``width`` pixels wide."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    if image.width <= width:
+        return data
+    image.thumbnail((width, width * 4))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
 
 
 def montage_jpeg(images: Sequence[bytes], tile: int = 64, columns: int = 8) -> bytes:

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import to_arrow
 from influencer_pipeline.parallel import map_isolated
 
@@ -36,7 +37,7 @@ def process_videos(
     and an ``error`` entry in its partition's materialization metadata, and the others go on."""
 
     def failed(key: str, exc: BaseException) -> pd.DataFrame:
-        message = f"{type(exc).__name__}: {exc}"
+        message = show(f"{type(exc).__name__}: {exc}", 1000)
         context.log.warning(f"{key}: {label} failed: {message}")
         context.add_asset_metadata({"error": message}, partition_key=key)
         return schema.empty_table().to_pandas()

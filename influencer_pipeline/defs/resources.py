@@ -9,17 +9,32 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
+from upath import UPath
 
+from influencer_pipeline.faces.embedder_choice import AUTO, EmbedderChoice, choose_embedder
 from influencer_pipeline.lake import read_parquet
 from influencer_pipeline.media.fetch import FetchPolicy
 from influencer_pipeline.paths import lake_root
 
 EMBEDDER_ENV = "INFLUENCER_EMBEDDER"
+# Models are loaded once per process and shared by every run and step in it (the CLI runs many
+# runs in one process; a step worker loads them once).
+_MODEL_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
 def default_embedder() -> str:
-    """The embedder a run uses unless configured: $INFLUENCER_EMBEDDER (read now), else facenet."""
-    return os.environ.get(EMBEDDER_ENV, "") or "facenet"
+    """The embedder a run asks for unless configured: $INFLUENCER_EMBEDDER (read now), else auto."""
+    return os.environ.get(EMBEDDER_ENV, "").strip() or AUTO
+
+
+def lake_embedder(lake_root: str) -> str | None:
+    """The embedder the lake's face clusters were built with (None for a lake without faces)."""
+    try:
+        used = read_parquet(f"{lake_root}/identity_clusters.parquet", ["embedder"])["embedder"]
+    except (FileNotFoundError, KeyError):
+        return None
+    counts = used.dropna().value_counts()
+    return str(counts.index[0]) if len(counts) else None
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -31,14 +46,13 @@ class LakeResource(dg.ConfigurableResource):
         """The resolved lake root."""
         return self.root or lake_root()
 
-    def local_path(self) -> Path:
-        """The lake root as a local folder (video blobs and decoding need local files)."""
+    def local_path(self) -> Path | UPath:
+        """The lake root as a path: a local Path, or for an object-store root (``s3://...``) a
+        UPath, whose ``/``, ``is_file``, ``is_dir``, ``iterdir`` and ``open`` go through fsspec.
+        (Video blobs no longer need a local root: media.blobs stores them on the object store.)"""
         root = self.path()
         if "://" in root and not root.startswith("file://"):
-            raise ValueError(
-                f"video blobs need a local lake root; {root} is remote. Mount it or set a local "
-                "INFLUENCER_LAKE on the workers."
-            )
+            return UPath(root)
         return Path(root.removeprefix("file://"))
 
     def previous(self, asset: str, columns: list[str]) -> pd.DataFrame | None:
@@ -88,13 +102,14 @@ class VideoFetcher(dg.ConfigurableResource):
 
 
 class FaceModels(dg.ConfigurableResource):
-    """The face detector (MTCNN) and embedder, loaded once per process and shared by every video."""
+    """The face detector (MTCNN) and embedder: loaded once per process, and only when needed."""
 
     embedder: str = Field(
         default="",
-        description="'facenet' (InceptionResnetV1 vggface2, 512-d; needs its weights file) or "
-        "'dlib' (ResNet descriptor, 128-d, offline). Empty: $INFLUENCER_EMBEDDER when the run "
-        "starts, else facenet.",
+        description="'auto' (the lake's embedder; for a new lake facenet where its weights are "
+        "present, else dlib), 'facenet' (InceptionResnetV1 vggface2, 512-d; needs its weights "
+        "file) or 'dlib' (ResNet descriptor, 128-d, offline). Empty: $INFLUENCER_EMBEDDER, "
+        "else auto.",
     )
     facenet_weights: str = Field(
         default="", description="Path of the vggface2 state dict; empty: the default location."
@@ -105,35 +120,63 @@ class FaceModels(dg.ConfigurableResource):
     min_face_size: int = Field(default=20, description="Smallest face MTCNN looks for, in px.")
     batch_size: int = Field(default=16, description="Frames per detection batch.")
 
-    _detector: Any = PrivateAttr(default=None)
-    _embedder: Any = PrivateAttr(default=None)
+    _choice: Any = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Decide (and fail for an embedder that cannot load) when the run starts, before any
+        # video is fetched; load nothing yet.
+        self._choice = self.choose(lake_root())
+
+    def choose(self, lake: str) -> EmbedderChoice:
+        """The embedder for a run on ``lake`` (see ``faces.embedder_choice``); loads nothing."""
+        return choose_embedder(
+            self.embedder or default_embedder(),
+            lake_embedder(lake),
+            weights_path=self.facenet_weights or None,
+        )
+
+    @property
+    def choice(self) -> EmbedderChoice:
+        """The embedder this run uses and why."""
+        if self._choice is None:
+            self._choice = self.choose(lake_root())
+        return self._choice
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedder in use (resolved, never 'auto')."""
+        return self.choice.name
+
+    @property
+    def detector(self) -> Any:
+        """The FaceDetector, loaded on first use."""
         from influencer_pipeline.faces.detection import FaceDetector
+
+        key = ("detector", self.min_face_size, self.batch_size)
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE[key] = FaceDetector(
+                min_face_size=self.min_face_size, batch_size=self.batch_size
+            )
+        return _MODEL_CACHE[key]
+
+    @property
+    def face_embedder(self) -> Any:
+        """The FaceEmbedder, loaded on first use."""
         from influencer_pipeline.faces.embedders import make_embedder
 
+        name = self.embedder_name
         options: dict[str, Any] = {}
-        if self.embedder_name == "facenet":
+        if name == "facenet":
             options = {
                 "weights_path": self.facenet_weights or None,
                 "allow_download": self.allow_download,
             }
-        self._embedder = make_embedder(self.embedder_name, **options)
-        self._detector = FaceDetector(min_face_size=self.min_face_size, batch_size=self.batch_size)
+        key = ("embedder", name, tuple(sorted(options.items())))
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE[key] = make_embedder(name, **options)
+        return _MODEL_CACHE[key]
 
-    @property
-    def embedder_name(self) -> str:
-        """The embedder in use: the configured one, else $INFLUENCER_EMBEDDER (read now), else
-        facenet. Read at run time, not import time, so a process that loaded the definitions
-        before the CLI set the variable still uses the embedder the run asked for."""
-        return self.embedder or default_embedder()
 
-    @property
-    def detector(self) -> Any:
-        """The loaded FaceDetector."""
-        return self._detector
-
-    @property
-    def face_embedder(self) -> Any:
-        """The loaded FaceEmbedder."""
-        return self._embedder
+def loaded_models() -> list[str]:
+    """What this process has loaded so far (for the run's output)."""
+    return [" ".join(str(part) for part in key[:2]) for key in _MODEL_CACHE]

@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from influencer_pipeline.demo.motion import POSE_STEP_S, warp_head
 from influencer_pipeline.demo.scenes import Canvas
 
 Overlay = tuple[Image.Image, tuple[int, int]]
@@ -24,6 +25,21 @@ def _ease(t: float) -> float:
     return t * t * (3 - 2 * t)
 
 
+def posed(canvas: Canvas, seconds: float) -> Image.Image:
+    """The canvas with its live people in their pose at ``seconds`` into the shot."""
+    if not canvas.actors or canvas.background is None:
+        return canvas.image
+    picture = canvas.background.copy()
+    for actor in canvas.actors:
+        layer = warp_head(
+            actor.layer, actor.face_box, actor.motion.pose(seconds), actor.motion.light(seconds)
+        )
+        picture.paste(layer, actor.xy, layer)
+    if canvas.foreground is not None:
+        picture.paste(canvas.foreground, (0, 0), canvas.foreground)
+    return picture
+
+
 def camera_frames(
     canvas: Canvas,
     n_frames: int,
@@ -32,11 +48,19 @@ def camera_frames(
     brightness: tuple[float, float],
     grade: tuple[float, float, float],
     overlays: Sequence[Overlay] = (),
+    fps: float = 24.0,
 ) -> Iterator[np.ndarray]:
-    """Yield ``n_frames`` RGB frames of ``size`` moving the camera over ``canvas``."""
+    """Yield ``n_frames`` RGB frames of ``size`` moving the camera over ``canvas``.
+
+    Live people (``canvas.actors``) change pose every ``POSE_STEP_S`` seconds of the shot.
+    """
     w, h = size
     cw, ch = canvas.image.size
+    step, picture = -1, canvas.image
     for i in range(n_frames):
+        if canvas.actors and int(i / fps / POSE_STEP_S) != step:
+            step = int(i / fps / POSE_STEP_S)
+            picture = posed(canvas, step * POSE_STEP_S)
         t = _ease(i / (n_frames - 1)) if n_frames > 1 else 0.5
         zoom = canvas.zoom[0] + (canvas.zoom[1] - canvas.zoom[0]) * t
         ww, wh = w / zoom, h / zoom
@@ -45,7 +69,7 @@ def camera_frames(
         cx = cw / 2 + px * max(0.0, (cw - ww) / 2)
         cy = ch / 2 + py * max(0.0, (ch - wh) / 2)
         box = (cx - ww / 2, cy - wh / 2, cx + ww / 2, cy + wh / 2)
-        frame = canvas.image.resize(size, Image.Resampling.BILINEAR, box=box)
+        frame = picture.resize(size, Image.Resampling.BILINEAR, box=box)
         gain = round(brightness[0] + (brightness[1] - brightness[0]) * t, 3)
         frame = frame.point(list(tone_lut(gain, grade)))
         for overlay, xy in overlays:

@@ -14,18 +14,21 @@ class DemoConfig:
 
     seed: int = 7
     n_face_influencers: int = 8
-    n_faceless_creators: int = 3
+    n_faceless_creators: int = 5  # the last 4: a look-alike family (name, colour, price twins)
     videos_per_influencer: tuple[int, int] = (3, 6)
     seconds: tuple[float, float] = (6.0, 10.0)
     width: int = 540
     height: int = 960
     fps: int = 24
-    n_reuploads: int = 6
+    n_reuploads: int = 9  # every kind of demo/reuploads.py once
     outro_seconds: float = 2.0
     brand_card_share: float = 0.4
     exact_duplicate_row: bool = True
     exact_copy: bool = True
     lookalike_outros: bool = True
+    second_cut: bool = True  # another edit of one faceless video's shoot (not a re-upload)
+    brand_pool: str = "default"  # "validation": brand names never used while tuning
+    identities: str = "default"  # people: default | development | validation (demo/folds.py)
     crf: int = 23
     workers: int = 0
     reuse_existing: bool = True
@@ -59,6 +62,11 @@ class DemoConfig:
             ),
             (1 <= self.fps <= 60, "fps must be in 1..60"),
             (self.n_reuploads >= 0, "n_reuploads must be >= 0"),
+            (self.brand_pool in ("default", "validation"), "brand_pool: default or validation"),
+            (
+                self.identities in ("default", "development", "validation"),
+                "identities: default, development or validation",
+            ),
             (0.2 <= self.outro_seconds <= 10.0, "outro_seconds must be in 0.2..10"),
             (0.0 <= self.brand_card_share <= 1.0, "brand_card_share must be in 0..1"),
             (0 <= self.crf <= 51, "crf must be in 0..51"),

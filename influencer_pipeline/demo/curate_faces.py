@@ -5,6 +5,12 @@ the selection below changes::
 
     .venv/bin/python -m influencer_pipeline.demo.curate_faces [--shared ../shared] [--out DIR]
 
+``--sets development validation`` adds (keeping every shipped file and manifest row as it is) the
+people of the development and validation folds (``demo/folds.py``) as further identity sets of the
+manifest (column ``identity_set``), for ``influencer-pipeline demo --identities``: people never
+used while tuning make the validation demo. These sets keep people as they are (no identity is
+dropped for being hard: photos years apart stay in), so they are harder than the default set.
+
 For every candidate photo it runs facenet-pytorch MTCNN (weights ship in the package), keeps photos
 with exactly one dominant face, crops a head-and-shoulders region, resizes it to at most
 ``LONG_SIDE`` pixels, saves it as JPEG q90 and records the crop box and the face box inside the crop
@@ -30,6 +36,8 @@ import numpy as np
 import torch
 from facenet_pytorch import MTCNN
 from PIL import Image
+
+from influencer_pipeline.demo.folds import DEVELOPMENT, VALIDATION
 
 FACES_OUT = Path(__file__).resolve().parent / "faces"
 DEFAULT_SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -431,8 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared folder")
     parser.add_argument("--out", type=Path, default=FACES_OUT, help="output folder")
+    parser.add_argument(
+        "--sets", nargs="*", choices=[DEVELOPMENT, VALIDATION], help="add these fold sets"
+    )
     args = parser.parse_args(argv)
-    for line in curate(args.shared, args.out):
+    if args.sets:
+        from influencer_pipeline.demo.curate_sets import curate_sets
+
+        lines = curate_sets(args.shared, args.out, args.sets)
+    else:
+        lines = curate(args.shared, args.out)
+    for line in lines:
         print(line)
     return 0
 

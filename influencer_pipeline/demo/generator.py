@@ -27,7 +27,7 @@ from influencer_pipeline.demo.render import render_video
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.transforms import transform_video
 
-RENDER_VERSION = "2"  # bump when rendering or encoding changes, so cached files are rebuilt
+RENDER_VERSION = "7"  # bump when rendering or encoding changes, so cached files are rebuilt
 # write_video turns x264's MB-tree off, which makes the output reproducible; superfast keeps the
 # demo quick to generate.
 ENCODER_PRESET = "superfast"
@@ -76,17 +76,29 @@ def _write_original(plan: DemoPlan, video: VideoPlan, library: FaceLibrary, path
 
 def _worker(job: tuple[DemoPlan, VideoPlan, str]) -> str:
     plan, video, path = job
-    return _write_original(plan, video, load_library(), Path(path))
+    library = load_library(identity_set=plan.config.identities)
+    return _write_original(plan, video, library, Path(path))
 
 
-def _write_derived(item: Derived, videos_dir: Path) -> str:
+def _write_derived(item: Derived, videos_dir: Path, plan: DemoPlan, library: FaceLibrary) -> str:
     src, dst = videos_dir / item.source, videos_dir / item.file
     tmp = dst.with_name(dst.stem + ".part.mp4")
     if item.kind == "exact_copy":
         shutil.copyfile(src, tmp)
+    elif item.outro is not None:  # the same body with another end card, encoded anew
+        frames = render_video(plan, plan.video(item.source), library, card=item.outro)
+        write_video(tmp, frames, plan.config.fps, crf=item.crf, preset=ENCODER_PRESET)
     else:
         transform_video(
-            src, tmp, scale=item.scale, crop=item.crop, trim_start_s=item.trim_start_s, crf=item.crf
+            src,
+            tmp,
+            scale=item.scale,
+            crop=item.crop,
+            trim_start_s=item.trim_start_s,
+            crf=item.crf,
+            aspect=item.aspect,
+            crop_shift=item.crop_shift,
+            letterbox=item.letterbox,
         )
     os.replace(tmp, dst)
     return _sha256(dst)
@@ -115,7 +127,7 @@ def generate_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoSummar
     config = config or DemoConfig()
     out_dir = Path(out_dir)
     videos_dir = _prepare(out_dir)
-    library = load_library()
+    library = load_library(identity_set=config.identities)
     plan = plan_demo(config, library)
     state_path = out_dir / STATE_FILE
     old_state = _load_state(state_path) if config.reuse_existing else {}
@@ -149,7 +161,8 @@ def generate_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoSummar
         if _is_current(videos_dir / item.file, old_state.get(item.file), fingerprint):
             state[item.file] = old_state[item.file]
             continue
-        state[item.file] = {"fingerprint": fingerprint, "sha256": _write_derived(item, videos_dir)}
+        digest = _write_derived(item, videos_dir, plan, library)
+        state[item.file] = {"fingerprint": fingerprint, "sha256": digest}
         n_rendered += 1
 
     for stale in videos_dir.iterdir():

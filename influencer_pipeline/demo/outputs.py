@@ -21,8 +21,21 @@ TRUTH_COLUMNS = (
     "reupload_kind",
     "performance",
     "true_mean",
+    "placement",
+    "second_cut_of",
+    "outro_card",
 )
-INFLUENCER_COLUMNS = ("influencer", "kind", "true_mean", "sd", "n_videos", "n_rows", "note")
+INFLUENCER_COLUMNS = (
+    "influencer",
+    "kind",
+    "true_mean",
+    "sd",
+    "n_videos",
+    "n_rows",
+    "note",
+    "lookalike_of",
+    "lookalike_kind",
+)
 
 
 def sheet_frame(plan: DemoPlan) -> pd.DataFrame:
@@ -64,9 +77,27 @@ def influencers_frame(plan: DemoPlan) -> pd.DataFrame:
                 "n_videos": creator.n_videos,
                 "n_rows": sum(r.influencer == creator.label for r in plan.rows),
                 "note": creator.note,
+                **_lookalike(plan, creator),
             }
         )
     return pd.DataFrame(rows, columns=list(INFLUENCER_COLUMNS))
+
+
+def _lookalike(plan: DemoPlan, creator) -> dict[str, str]:
+    """Which card a look-alike twin imitates and how it differs (name, colour or price)."""
+    design = creator.outro
+    if design is None or not design.variant:
+        return {"lookalike_of": "", "lookalike_kind": ""}
+    base = next(
+        c.label
+        for c in plan.creators
+        if c.outro is not None
+        and not c.outro.variant
+        and c.outro.layout == design.layout
+        and c.outro.logo == design.logo
+        and c.outro.price is not None
+    )
+    return {"lookalike_of": base, "lookalike_kind": design.variant}
 
 
 def write_truth(plan: DemoPlan, out_dir: Path) -> tuple[Path, Path]:
@@ -99,11 +130,17 @@ videos/               {n_files} vertical H.264 mp4 files ({c.width}x{c.height}, 
 truth.csv             the answer, one row per sheet row (same order): video_url, file,
                       influencer ("face:<identity>" or "outro:<brand>"), kind (face|faceless),
                       duplicate_group (the original video's file), reupload_of (original file or
-                      empty), reupload_kind (reencode|resize|crop|trim|exact_copy or empty),
-                      performance (the sheet's score), true_mean (the influencer's true mean).
+                      empty), reupload_kind (reencode|resize|crop|trim|placement_1x1|
+                      placement_4x5|letterbox_1x1|letterbox_4x5|other_outro|exact_copy or empty),
+                      performance (the sheet's score), true_mean (the influencer's true mean),
+                      placement (9:16, 1:1, 4:5, "1:1 letterboxed", ...), second_cut_of (for
+                      another edit of a video's shoot: that video; not a re-upload),
+                      outro_card (the end card shown: a creator card, @price when changed).
 truth_influencers.csv one row per true influencer: true_mean, sd (score noise), n_videos
                       (distinct original videos), n_rows (sheet rows, with re-uploads and
-                      duplicates), note (steady_top | lucky_single | lookalike).
+                      duplicates), note (steady_top | lucky_single | lookalike),
+                      lookalike_of / lookalike_kind (a twin card: the card it imitates and
+                      whether it differs by name, colour or price).
 
 What is in it
 - {n_face} face influencers: each video shows the influencer's photo (a different photo per video
@@ -112,11 +149,15 @@ What is in it
   (other people, at most 25 % of the frames). Some face videos end with the same generic
   brand card ({plan.brand_card.brand}); the card does not identify the influencer.
 - {n_faceless} faceless creators: product shots only (some with small photos of people), ending
-  with the creator's own outro card for the last ~{c.outro_seconds:g} s. The last two creators'
-  cards look alike (same layout, different brand name and colour) when there are two or more.
+  with the creator's own outro card for the last ~{c.outro_seconds:g} s. With four or more, the
+  last four cards are a look-alike family: a card with a price, and twins with another name,
+  another colour or another price (with two or three, the last two differ in name and colour).
 - Re-uploads of some videos (re-encoded, resized 0.75x, cropped 2-4 % per side, trimmed at the
-  start), each with its own URL and score; one file copied byte for byte under another name
-  (its own row and score); one row that appears twice (same URL, same score).
+  start, cut to 1:1 or 4:5 around the centre natively or letterboxed into 9:16, and one with
+  another outro card), each with its own URL and score; one file copied byte for byte under
+  another name (its own row and score); one row that appears twice (same URL, same score).
+- One second cut: the shots of a faceless video in another order and length, another original
+  (not a re-upload of it).
 - One "lucky" influencer with a single video that scores above the steady one's average; one
   steady influencer with many videos and the highest true mean among influencers with 3 or
   more videos.

@@ -1,4 +1,11 @@
-"""Brand outro cards: one design per faceless creator, look-alike pairs, the shared brand card."""
+"""Brand outro cards: one design per faceless creator, look-alike families, the shared brand card.
+
+Two brand-name pools: ``BRANDS`` (the default demo, used while tuning) and ``VALIDATION_BRANDS``
+(the validation demo of ``benchmarks/accuracy.py``: names, and a shared brand card, that no
+threshold was ever chosen on). A look-alike *family* is a base card and its twins that a person
+tells apart but a coarse hash does not: another name (same logo, slogan, layout and colours),
+another colour (same text), another price (same everything else).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +40,28 @@ PALETTES: tuple[tuple[tuple[RGB, RGB], RGB, RGB], ...] = (
     (((255, 236, 240), (250, 210, 222)), (210, 60, 110), (70, 30, 45)),
     (((236, 240, 255), (206, 216, 250)), (70, 90, 200), (30, 34, 70)),
 )
+VALIDATION_BRANDS = (
+    "VANALY",
+    "VESOPA",
+    "QUORRA",
+    "BRISKLY",
+    "FENWAY",
+    "OPALINE",
+    "TESSERA",
+    "MARLOWE",
+    "CINDRA",
+    "YUZUMI",
+)
+SLOGANS = ("Gifts that glow", "Made for moments", "Yours, forever")
+PRICES = ("$29", "$49", "$59", "$79")
 LOOKALIKE_ACCENTS: tuple[RGB, ...] = ((46, 150, 210), (120, 180, 60), (180, 70, 200), (220, 60, 60))
 # The generic card that face videos may end with: the same for every face influencer.
 SHARED_BRAND = "GIFTORA"
+VALIDATION_SHARED_BRAND = "PRESENTIX"
+BRAND_POOLS = {
+    "default": (BRANDS, SHARED_BRAND),
+    "validation": (VALIDATION_BRANDS, VALIDATION_SHARED_BRAND),
+}
 
 
 @dataclass(frozen=True)
@@ -50,30 +76,56 @@ class OutroDesign:
     logo: str
     button: str | None
     tagline: str | None
+    price: str | None = None  # a price line under the name
+    variant: str = ""  # "" | "name" | "colour" | "price": how a look-alike twin differs
+
+    @property
+    def key(self) -> str:
+        """A unique name of the card: the brand, plus the twin kind for same-name twins."""
+        return self.brand + (f"~{self.variant}" if self.variant in ("colour", "price") else "")
 
 
-def shared_brand_card() -> OutroDesign:
+def shared_brand_card(pool: str = "default") -> OutroDesign:
     """The generic brand card some face videos end with (white, orange bag, SHOP NOW)."""
+    brand = BRAND_POOLS[pool][1]
     return OutroDesign(
-        brand=SHARED_BRAND,
+        brand=brand,
         layout="center",
         background=((255, 255, 255), (255, 255, 255)),
         accent=(240, 130, 50),
         text=(30, 30, 30),
         logo="bag",
         button="SHOP NOW",
-        tagline="#GiftWithGiftora",
+        tagline=f"#GiftWith{brand.capitalize()}",
     )
 
 
-def creator_designs(
-    rng: np.random.Generator, n: int, *, lookalike: bool = True
+def lookalike_family(
+    base: OutroDesign, other_name: str, rng: np.random.Generator
 ) -> list[OutroDesign]:
-    """``n`` distinct creator designs; with ``lookalike`` and n >= 2 the last two share a layout.
+    """The base card (with a price and a slogan) and its other-name, colour and price twins."""
+    slogan = SLOGANS[int(rng.integers(len(SLOGANS)))]
+    price, other_price = (str(p) for p in rng.choice(PRICES, 2, replace=False))
+    base = replace(base, tagline=slogan, price=price, button="SHOP NOW")
+    start = int(rng.integers(len(PALETTES)))
+    palette = next(p for p in PALETTES[start:] + PALETTES if p[1] != base.accent)
+    return [
+        base,
+        replace(base, brand=other_name, variant="name"),
+        replace(base, background=palette[0], accent=palette[1], text=palette[2], variant="colour"),
+        replace(base, price=other_price, variant="price"),
+    ]
 
-    The look-alike pair differs only in brand name and accent colour.
+
+def creator_designs(
+    rng: np.random.Generator, n: int, *, lookalike: bool = True, pool: str = "default"
+) -> list[OutroDesign]:
+    """``n`` creator designs; with ``lookalike`` the last ones are look-alikes.
+
+    n >= 4: the last four are a base card and its other-name, other-colour and other-price twins;
+    n = 2 or 3: the last two share a layout and differ only in brand name and accent colour.
     """
-    names = [str(b) for b in rng.permutation(BRANDS)]
+    names = [str(b) for b in rng.permutation(BRAND_POOLS[pool][0])]
     if n > len(names):
         raise ValueError(f"at most {len(names)} outro designs are available, asked for {n}")
     palettes = rng.permutation(len(PALETTES))
@@ -92,7 +144,9 @@ def creator_designs(
                 tagline="www." + names[i].lower() + ".com" if rng.random() < 0.5 else None,
             )
         )
-    if lookalike and n >= 2:
+    if lookalike and n >= 4:
+        designs[-4:] = lookalike_family(designs[-4], names[n - 3], rng)
+    elif lookalike and n >= 2:
         twin = designs[-2]
         accent = next(a for a in LOOKALIKE_ACCENTS if a != twin.accent)
         tagline = f"www.{names[n - 1].lower()}.com" if twin.tagline else None
@@ -178,6 +232,11 @@ def render_card(design: OutroDesign, size: tuple[int, int]) -> Image.Image:
         logo_y, name_y, button_y, tag_y = h * 0.40, h * 0.50, h * 0.58, h * 0.66
     _logo(draw, design.logo, (cx, logo_y), unit * 0.09, design.accent)
     _centered_text(draw, design.brand, (cx, name_y), int(unit * 0.075), design.text, bold=True)
+    if design.price:  # a price card's price is big, like the real ones ("Rs 999.00")
+        size = int(unit * 0.1)
+        _centered_text(draw, design.price, (cx, name_y + unit * 0.1), size, design.text, bold=True)
+        if design.layout == "center":
+            button_y, tag_y = button_y + unit * 0.13, tag_y + unit * 0.13
     if design.button:
         bs = int(unit * 0.045)
         bw = font(bs).getlength(design.button) + bs * 2

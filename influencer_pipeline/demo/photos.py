@@ -13,6 +13,10 @@ from influencer_pipeline.demo.errors import DemoError
 
 FACES_DIR = Path(__file__).resolve().parent / "faces"
 ROLES = ("influencer", "other")
+# People the demo is built from (manifest column ``identity_set``; ``demo/folds.py``): the default
+# demo's people, and the development and validation folds of ../shared/faces (validation: people
+# never used while tuning any threshold).
+IDENTITY_SETS = ("default", "development", "validation")
 _REQUIRED = ("path", "identity", "role", "face_x1", "face_y1", "face_x2", "face_y2")
 
 
@@ -42,8 +46,13 @@ class FaceLibrary:
         return sorted(i for i, photos in self.photos.items() if photos[0].role == role)
 
 
-def load_library(faces_dir: Path = FACES_DIR) -> FaceLibrary:
-    """Read ``faces_dir/MANIFEST.csv``; raise DemoError if it or a listed file is missing."""
+def load_library(faces_dir: Path = FACES_DIR, identity_set: str = "default") -> FaceLibrary:
+    """Read the people of ``identity_set`` from ``faces_dir/MANIFEST.csv`` (DemoError if it or a
+    listed file is missing)."""
+    if identity_set not in IDENTITY_SETS:
+        raise DemoError(
+            "bad_config", f"unknown identity set {identity_set!r}; use one of {IDENTITY_SETS}"
+        )
     manifest = faces_dir / "MANIFEST.csv"
     if not manifest.is_file():
         raise DemoError("faces_missing", f"the demo's face manifest {manifest} does not exist")
@@ -55,6 +64,8 @@ def load_library(faces_dir: Path = FACES_DIR) -> FaceLibrary:
         rows = list(reader)
     photos: dict[str, list[FacePhoto]] = {}
     for row in rows:
+        if (row.get("identity_set") or "default") != identity_set:
+            continue
         path = faces_dir / row["path"]
         if not path.is_file():
             raise DemoError(

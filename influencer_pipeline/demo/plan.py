@@ -6,7 +6,7 @@ Everything is drawn from one seeded generator, so a config always gives the same
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,8 +14,10 @@ from influencer_pipeline.demo.config import DemoConfig
 from influencer_pipeline.demo.errors import DemoError
 from influencer_pipeline.demo.outros import OutroDesign, creator_designs, shared_brand_card
 from influencer_pipeline.demo.photos import FaceLibrary
+from influencer_pipeline.demo.reuploads import Derived, reupload_kinds, reupload_params, second_cut
 from influencer_pipeline.demo.text import pick_caption
 from influencer_pipeline.demo.timeline import (
+    SHOT_SECONDS,
     FaceCast,
     ShotPlan,
     caption_style,
@@ -29,7 +31,6 @@ MEAN_RANGE = (0.3, 1.7)
 STEADY_MEAN = (1.85, 2.0)
 LUCKY_MEAN = (0.9, 1.3)
 SD_RANGE = (0.15, 0.45)
-REUPLOAD_KINDS = ("reencode", "resize", "crop", "trim")
 MIN_SCORE = 0.001
 
 
@@ -69,19 +70,6 @@ class VideoPlan:
 
 
 @dataclass(frozen=True)
-class Derived:
-    """A file made from an original: a re-upload (transform_video) or a byte-for-byte copy."""
-
-    file: str
-    source: str
-    kind: str  # "reencode" | "resize" | "crop" | "trim" | "exact_copy"
-    scale: float = 1.0
-    crop: float = 0.0
-    trim_start_s: float = 0.0
-    crf: int = 23
-
-
-@dataclass(frozen=True)
 class SheetRow:
     """One row of the demo sheet with its ground truth."""
 
@@ -94,6 +82,9 @@ class SheetRow:
     reupload_kind: str
     performance: float
     true_mean: float
+    placement: str = "9:16"  # of a re-upload: "1:1", "4:5 letterboxed", ...
+    second_cut_of: str = ""  # another edit of this original's shoot (not a re-upload)
+    outro_card: str = ""  # the end card shown (a creator card's key, or "" for none)
 
 
 @dataclass(frozen=True)
@@ -159,14 +150,19 @@ def _creators(config: DemoConfig, library: FaceLibrary, rng: np.random.Generator
                 identity=identity,
             )
         )
-    designs = creator_designs(rng, config.n_faceless_creators, lookalike=config.lookalike_outros)
+    designs = creator_designs(
+        rng, config.n_faceless_creators, lookalike=config.lookalike_outros, pool=config.brand_pool
+    )
+    family = 4 if config.n_faceless_creators >= 4 else 2
     for i, design in enumerate(designs):
         lookalike = (
-            config.lookalike_outros and config.n_faceless_creators >= 2 and i >= len(designs) - 2
+            config.lookalike_outros
+            and config.n_faceless_creators >= 2
+            and i >= len(designs) - family
         )
         creators.append(
             Creator(
-                f"outro:{design.brand}",
+                f"outro:{design.key}",
                 "faceless",
                 round(float(rng.uniform(*MEAN_RANGE)), 4),
                 round(float(rng.uniform(*SD_RANGE)), 4),
@@ -247,10 +243,14 @@ def _videos(config: DemoConfig, library: FaceLibrary, creators: list[Creator]) -
 
 
 def _derived(
-    config: DemoConfig, videos: list[VideoPlan], lucky: set[str], rng: np.random.Generator
+    config: DemoConfig,
+    videos: list[VideoPlan],
+    creators: dict[str, Creator],
+    lucky: set[str],
+    rng: np.random.Generator,
 ) -> tuple[list[Derived], str | None]:
-    """Re-uploads, the byte-for-byte copy, and the video whose row appears twice."""
-    candidates = [v for v in videos if v.creator not in lucky]
+    """Re-uploads (see ``reuploads``), the byte-for-byte copy, and the row that appears twice."""
+    candidates = [v for v in videos if v.creator not in lucky and "#cut2" not in v.key]
     face = [v for v in candidates if v.kind == "face"]
     faceless = [v for v in candidates if v.kind == "faceless"]
     face = [face[int(i)] for i in rng.permutation(len(face))]
@@ -261,22 +261,14 @@ def _derived(
             if group:
                 picks.append(group.pop(0))
     derived: list[Derived] = []
-    kinds = [REUPLOAD_KINDS[i % len(REUPLOAD_KINDS)] for i in range(config.n_reuploads)]
-    kinds = [kinds[int(i)] for i in rng.permutation(len(kinds))]
+    kinds = reupload_kinds(config, rng)
+    with_card = [v for v in picks if v.kind == "faceless"]
     for i, kind in enumerate(kinds):
-        if not picks:
-            break
-        source = picks[i % len(picks)]
-        seconds = source.n_frames / config.fps
-        params: dict = {}
-        if kind == "reencode":
-            params["crf"] = int(rng.choice([17, 30, 32]))
-        elif kind == "resize":
-            params["scale"] = 0.75
-        elif kind == "crop":
-            params["crop"] = round(float(rng.uniform(0.02, 0.04)), 4)
-        else:
-            params["trim_start_s"] = round(float(min(rng.uniform(0.5, 1.5), 0.4 * seconds)), 3)
+        if not picks or (kind == "other_outro" and not with_card):
+            continue
+        source = with_card[0] if kind == "other_outro" else picks[i % len(picks)]
+        design = creators[source.creator].outro
+        params = reupload_params(kind, source.n_frames / config.fps, design, rng)
         derived.append(
             Derived(
                 file=file_name(config.seed, f"{source.key}|{kind}|{i}"),
@@ -301,6 +293,26 @@ def _derived(
     return derived, duplicate_of
 
 
+def _second_cut(config: DemoConfig, videos: list[VideoPlan]) -> VideoPlan | None:
+    """Another edit of one faceless video's shoot (an original, not a re-upload)."""
+    rng = _rng(config.seed, 7)
+    for i in rng.permutation(len(videos)):
+        video = videos[int(i)]
+        longest = round(SHOT_SECONDS[1] * config.fps)
+        shots = second_cut(video.shots, rng, longest) if video.kind == "faceless" else None
+        if shots is not None:
+            key = f"{video.key}#cut2"
+            return replace(
+                video,
+                file=file_name(config.seed, key),
+                key=key,
+                shots=shots,
+                n_frames=sum(s.n_frames for s in shots),
+                pinned_caption=pick_caption(rng) if video.pinned_caption else None,
+            )
+    return None
+
+
 def _score(rng: np.random.Generator, creator: Creator) -> float:
     return round(max(MIN_SCORE, float(rng.normal(creator.true_mean, creator.sd))), 4)
 
@@ -312,7 +324,16 @@ def plan_demo(config: DemoConfig, library: FaceLibrary) -> DemoPlan:
     by_label = {c.label: c for c in creators}
     videos = _videos(config, library, creators)
     lucky = {c.label for c in creators if c.note == "lucky_single"}
-    derived, duplicate_of = _derived(config, videos, lucky, _rng(config.seed, 4))
+    cut = _second_cut(config, videos) if config.second_cut else None
+    cut_of = {}
+    if cut is not None:
+        cut_of[cut.file] = next(v.file for v in videos if v.key == cut.key.removesuffix("#cut2"))
+        videos.append(cut)
+        creators = [
+            replace(c, n_videos=c.n_videos + 1) if c.label == cut.creator else c for c in creators
+        ]
+        by_label = {c.label: c for c in creators}
+    derived, duplicate_of = _derived(config, videos, by_label, lucky, _rng(config.seed, 4))
     score_rng = _rng(config.seed, 5)
     rows: list[SheetRow] = []
     for video in videos:
@@ -328,11 +349,14 @@ def plan_demo(config: DemoConfig, library: FaceLibrary) -> DemoPlan:
                 "",
                 _score(score_rng, creator),
                 creator.true_mean,
+                second_cut_of=cut_of.get(video.file, ""),
+                outro_card=_card_key(creator, video),
             )
         )
     source_of = {v.file: v for v in videos}
     for item in derived:
         creator = by_label[source_of[item.source].creator]
+        card = item.outro.key + f"@{item.outro.price}" if item.outro is not None else ""
         rows.append(
             SheetRow(
                 f"videos/{item.file}",
@@ -344,6 +368,8 @@ def plan_demo(config: DemoConfig, library: FaceLibrary) -> DemoPlan:
                 item.kind,
                 _score(score_rng, creator),
                 creator.true_mean,
+                placement=item.placement,
+                outro_card=card or _card_key(creator, source_of[item.source]),
             )
         )
     if lucky:
@@ -366,5 +392,12 @@ def plan_demo(config: DemoConfig, library: FaceLibrary) -> DemoPlan:
         videos=tuple(videos),
         derived=tuple(derived),
         rows=tuple(rows[int(i)] for i in order),
-        brand_card=shared_brand_card(),
+        brand_card=shared_brand_card(config.brand_pool),
     )
+
+
+def _card_key(creator: Creator, video: VideoPlan) -> str:
+    """The end card a video shows: its creator's card, the shared brand card, or none."""
+    if creator.outro is not None:
+        return creator.outro.key
+    return "brand_card" if video.ending == "brand_card" else ""

@@ -21,10 +21,10 @@ FADE_SECONDS = 0.4
 
 
 @lru_cache(maxsize=4)
-def _watermark(height: int) -> Image.Image:
+def _watermark(height: int, brand: str = SHARED_BRAND) -> Image.Image:
     size = max(7, round(height * 0.018))
     face = font(size)
-    width = round(face.getlength(SHARED_BRAND)) + size * 2
+    width = round(face.getlength(brand)) + size * 2
     layer = Image.new("RGBA", (width, size * 2), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     draw.rounded_rectangle(
@@ -35,7 +35,7 @@ def _watermark(height: int) -> Image.Image:
     )
     draw.text(
         (size * 1.6, size // 4),
-        SHARED_BRAND,
+        brand,
         font=face,
         fill=(255, 255, 255, 230),
         stroke_width=1,
@@ -44,12 +44,14 @@ def _watermark(height: int) -> Image.Image:
     return layer
 
 
-def _overlays(video: VideoPlan, shot: ShotPlan, size: tuple[int, int]) -> list[Overlay]:
+def _overlays(
+    video: VideoPlan, shot: ShotPlan, size: tuple[int, int], brand: str = SHARED_BRAND
+) -> list[Overlay]:
     w, h = size
     overlays: list[Overlay] = []
     top = round(0.02 * h)
     if video.watermark:
-        mark = _watermark(h)
+        mark = _watermark(h, brand)
         overlays.append((mark, (w - mark.width - round(0.03 * w), top)))
     if video.pinned_caption:
         bubble = caption_overlay(video.pinned_caption, round(0.72 * w), h, "bubble")
@@ -73,27 +75,30 @@ def card_design(plan: DemoPlan, video: VideoPlan) -> OutroDesign:
     return plan.brand_card
 
 
-def render_video(plan: DemoPlan, video: VideoPlan, library: FaceLibrary) -> Iterator[np.ndarray]:
-    """Yield every frame (H x W x 3 uint8 RGB) of ``video`` in order."""
+def render_video(
+    plan: DemoPlan, video: VideoPlan, library: FaceLibrary, card: OutroDesign | None = None
+) -> Iterator[np.ndarray]:
+    """Yield every frame (H x W x 3 uint8 RGB) of ``video`` in order (``card``: another card)."""
     config = plan.config
     size = (config.width, config.height)
     room = room_style(np.random.default_rng(video.style_seed))
     previous: np.ndarray | None = None
     for shot in video.shots:
         if shot.kind == "card":
-            card = np.asarray(render_card(card_design(plan, video), size))
+            picture = np.asarray(render_card(card or card_design(plan, video), size))
             n_fade = (
                 min(round(FADE_SECONDS * config.fps), shot.n_frames // 3)
                 if previous is not None
                 else 0
             )
             yield from fade_frames(
-                previous if previous is not None else card, card, shot.n_frames, n_fade
+                previous if previous is not None else picture, picture, shot.n_frames, n_fade
             )
             continue
         canvas = build_canvas(shot, room, library, size)
-        overlays = _overlays(video, shot, size)
+        overlays = _overlays(video, shot, size, plan.brand_card.brand)
         moves = {"brightness": shot.brightness, "grade": video.grade, "overlays": overlays}
+        moves["fps"] = config.fps  # live people move in time
         for frame in camera_frames(canvas, shot.n_frames, size, **moves):
             previous = frame
             yield frame

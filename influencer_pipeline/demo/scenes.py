@@ -15,8 +15,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from influencer_pipeline.demo.backgrounds import RoomStyle, counter_layer, render_room, tabletop
+from influencer_pipeline.demo.motion import HeadMotion, random_motion
 from influencer_pipeline.demo.photos import FaceLibrary, person_layer, print_photo
 from influencer_pipeline.demo.props import PRODUCTS, draw_product, drop_shadow
+from influencer_pipeline.demo.screens import screenshot_canvas
 from influencer_pipeline.demo.timeline import PersonUse, ShotPlan
 
 PAD = 1.16
@@ -24,12 +26,30 @@ COUNTER_TOP = 0.80  # frame fraction where the counter starts when the people al
 
 
 @dataclass(frozen=True)
+class Actor:
+    """A live person of a shot: their layer, where it is pasted and how their head moves."""
+
+    layer: Image.Image
+    xy: tuple[int, int]
+    face_box: tuple[float, float, float, float]  # in layer pixels
+    motion: HeadMotion
+
+
+@dataclass(frozen=True)
 class Canvas:
-    """A shot's still picture and how the camera moves over it (pan as fractions of the slack)."""
+    """A shot's still picture and how the camera moves over it (pan as fractions of the slack).
+
+    Shots with live people also carry the picture without them (``background``), the people
+    (``actors``, drawn in order, each with its head motion) and what stands in front of them
+    (``foreground``: the counter and its products), so each frame can show them moving.
+    """
 
     image: Image.Image
     zoom: tuple[float, float]
     pan: tuple[float, float, float, float]
+    background: Image.Image | None = None
+    actors: tuple[Actor, ...] = ()
+    foreground: Image.Image | None = None
 
 
 def canvas_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -59,10 +79,14 @@ def _place_people(
     library: FaceLibrary,
     size: tuple[int, int],
     zoom: float,
-) -> tuple[float, float]:
-    """Paste people (influencer in front); return the top-most layer bottom, lowest face bottom."""
+    *,
+    rng: np.random.Generator | None = None,
+) -> tuple[float, float, list[Actor]]:
+    """Paste people (influencer in front); return the top-most layer bottom, lowest face bottom
+    and the people as actors (with a head motion each when ``rng`` is given)."""
     csize = canvas.size
     layer_bottom, face_bottom = float(csize[1]), 0.0
+    actors = []
     for person in sorted(people, key=lambda p: p.role == "influencer"):
         photo = library.photos[person.identity][person.photo]
         face_px = person.face_frac * size[1] / zoom
@@ -74,7 +98,14 @@ def _place_people(
         canvas.paste(layer, (left, top), layer)
         layer_bottom = min(layer_bottom, top + layer.height)
         face_bottom = max(face_bottom, top + box[3])
-    return layer_bottom, face_bottom
+        if rng is not None:
+            actors.append(Actor(layer, (left, top), box, random_motion(rng)))
+    return layer_bottom, face_bottom, actors
+
+
+def _inside(xy: tuple[int, int]) -> tuple[int, int]:
+    """``alpha_composite`` takes no negative offsets: products never start left of the canvas."""
+    return max(0, xy[0]), max(0, xy[1])
 
 
 def _products_on(
@@ -95,30 +126,43 @@ def _products_on(
         shadow = drop_shadow(
             (int(product.width * 1.3), max(4, product.height // 8)), product.width / 12
         )
-        canvas.paste(
-            shadow, (round(cx - shadow.width / 2), round(line - shadow.height / 2)), shadow
-        )
-        canvas.paste(product, (left, top), product)
+        spot = (round(cx - shadow.width / 2), round(line - shadow.height / 2))
+        if canvas.mode == "RGBA":  # a layer drawn over others later: keep its transparency
+            canvas.alpha_composite(shadow, _inside(spot))
+            canvas.alpha_composite(product, _inside((left, top)))
+        else:
+            canvas.paste(shadow, spot, shadow)
+            canvas.paste(product, (left, top), product)
 
 
 def people_canvas(
     shot: ShotPlan, room: RoomStyle, library: FaceLibrary, size: tuple[int, int]
 ) -> Canvas:
-    """Talking-head, side-character and duo shots: people in the room behind a counter."""
+    """Talking-head, side-character and duo shots: live people in the room behind a counter.
+
+    The people move their heads (``demo.motion``): the canvas keeps the room, the people and the
+    counter with its products apart so that the camera can draw each frame anew.
+    """
     csize = canvas_size(size)
-    canvas = _room(room, csize).copy()
+    background = _room(room, csize).copy()
+    canvas = background.copy()
     rng = np.random.default_rng(shot.seed)
-    layer_bottom, face_bottom = _place_people(canvas, shot.people, library, size, _mid_zoom(shot))
+    motion_rng = np.random.default_rng([shot.seed, 1])  # the layout's draws stay as they were
+    layer_bottom, face_bottom, actors = _place_people(
+        canvas, shot.people, library, size, _mid_zoom(shot), rng=motion_rng
+    )
     default = to_canvas(0.5, COUNTER_TOP, size, csize)[1]
     top = min(default, layer_bottom - 0.02 * size[1])
     top = round(max(top, face_bottom + 0.04 * size[1]))
+    foreground = Image.new("RGBA", csize, (0, 0, 0, 0))
     counter = counter_layer(room, csize, top)
-    canvas.paste(counter, (0, 0), counter)
+    foreground.paste(counter, (0, 0), counter)
     if rng.random() < 0.6:
         x = float(rng.choice([0.18, 0.82]))
         line = top + (csize[1] - top) * 0.12
-        _products_on(canvas, rng, line=line, heights=(0.12, 0.2), xs=[x], size=size)
-    return Canvas(canvas, shot.zoom, shot.pan)
+        _products_on(foreground, rng, line=line, heights=(0.12, 0.2), xs=[x], size=size)
+    canvas.paste(foreground, (0, 0), foreground)
+    return Canvas(canvas, shot.zoom, shot.pan, background, tuple(actors), foreground)
 
 
 def product_canvas(shot: ShotPlan, size: tuple[int, int]) -> Canvas:
@@ -238,4 +282,7 @@ def build_canvas(
         return strip_canvas(shot, library, size)
     if shot.kind == "photo_frame":
         return frame_canvas(shot, library, size)
+    if shot.kind == "screenshot":
+        image = screenshot_canvas(shot, library, size, canvas_size(size))
+        return Canvas(image, shot.zoom, shot.pan)
     raise ValueError(f"no canvas for shot kind {shot.kind!r}")

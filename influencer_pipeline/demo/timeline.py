@@ -12,14 +12,20 @@ from influencer_pipeline.demo.text import CAPTION_STYLES, pick_caption
 
 SHOT_SECONDS = (1.0, 2.5)
 TALKING_FACE = (0.29, 0.40)  # face box height / frame height at the shot's middle zoom
-SIDE_FACE = (0.195, 0.225)
+WIDE_FACE = (0.10, 0.18)  # a presenter standing back (real ads: 8-30 % of the frame height)
+WIDE_SHARE = 0.3  # share of face videos shot wide
+SIDE_FACE = (0.195, 0.225)  # in close shots; wide shots scale side characters alike
 DUO_INFLUENCER_FACE = (0.26, 0.30)
 PHOTO_FACE = (0.055, 0.09)
+PICTURE_FACE = (0.07, 0.13)  # couples in screenshots and framed photos: as large as presenters
 ZOOM = (1.0, 1.12)
 INFLUENCER_SHARE = (0.35, 0.72)
-LOW_SHARE = (0.35, 0.40)
+LOW_SHARE = (0.15, 0.45)  # one video per influencer: a presenter between product shots
+LOW_SHARE_WIDE = (0.25, 0.45)  # ... shot wide: presence stays >= 15 % x 8 % of real presenters
 SIDE_SHARE = (0.10, 0.22)
 FACE_SHOTS = ("talking_head", "duo")
+PICTURE_SHOTS = ("photo_strip", "photo_frame", "screenshot")
+PICTURE_VIDEO_SHARE = 0.35  # faceless videos whose product is a photo shown in many frames
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class PersonUse:
 class ShotPlan:
     """One shot: its kind, length, camera move, people and caption."""
 
-    kind: str  # talking_head | side | duo | product | photo_strip | photo_frame | card
+    kind: str  # talking_head | side | duo | product | photo_strip | photo_frame | screenshot | card
     n_frames: int
     seed: int
     people: tuple[PersonUse, ...] = ()
@@ -101,20 +107,37 @@ def _other(rng: np.random.Generator, cast: FaceCast, exclude: set[str]) -> tuple
 
 
 def _photo_people(
-    rng: np.random.Generator, others: tuple[tuple[str, int], ...], kind: str
+    rng: np.random.Generator,
+    others: tuple[tuple[str, int], ...],
+    kind: str,
+    couple: tuple[PersonUse, ...] | None = None,
 ) -> tuple[PersonUse, ...]:
+    """People in a picture: film-strip photos, one or two framed photos, a couple on a screen.
+
+    ``couple``: the same picture again (a product photo shown in several shots).
+    """
+    if couple is not None:
+        return couple
     if not others:
         return ()
-    count = int(rng.integers(4, 7)) if kind == "photo_strip" else int(rng.integers(1, 3))
+    if kind == "photo_strip":
+        count, span = int(rng.integers(4, 7)), PHOTO_FACE
+    elif kind == "screenshot":
+        count, span = 2, PICTURE_FACE
+    else:
+        count = int(rng.integers(1, 3))
+        span = PICTURE_FACE if rng.random() < 0.5 else PHOTO_FACE
     order = rng.permutation(len(others))
+    size = float(rng.uniform(*span))
     people = []
     for i in range(count):
         identity, n_photos = others[int(order[i % len(order)])]
+        face = size * float(rng.uniform(0.92, 1.08)) if kind != "photo_strip" else None
         people.append(
             PersonUse(
                 identity=identity,
                 photo=int(rng.integers(n_photos)),
-                face_frac=round(float(rng.uniform(*PHOTO_FACE)), 4),
+                face_frac=round(face if face is not None else float(rng.uniform(*span)), 4),
                 x=0.0,
                 y=0.0,
                 flip=bool(rng.integers(2)),
@@ -132,14 +155,18 @@ def _shot(
     cast: FaceCast | None,
     others: tuple[tuple[str, int], ...],
     side: tuple[str, int] | None,
+    wide: bool = False,
+    couple: tuple[PersonUse, ...] | None = None,
 ) -> ShotPlan:
+    """One shot of ``kind``; ``wide``: people stand back (smaller faces, side characters too)."""
     people: tuple[PersonUse, ...] = ()
+    scale = (sum(WIDE_FACE) / sum(TALKING_FACE)) if wide else 1.0
     if kind == "talking_head" and cast is not None:
         people = (
             PersonUse(
                 cast.influencer,
                 cast.photo,
-                round(float(rng.uniform(*TALKING_FACE)), 4),
+                round(float(rng.uniform(*(WIDE_FACE if wide else TALKING_FACE))), 4),
                 round(float(rng.uniform(0.42, 0.58)), 4),
                 round(float(rng.uniform(0.36, 0.44)), 4),
                 cast.flip,
@@ -151,7 +178,7 @@ def _shot(
         side_use = PersonUse(
             side[0],
             side[1],
-            round(float(rng.uniform(*SIDE_FACE)), 4),
+            round(float(rng.uniform(*SIDE_FACE)) * scale, 4),
             round(
                 float(rng.uniform(0.42, 0.58)) if kind == "side" else (0.24 if left else 0.76), 4
             ),
@@ -165,15 +192,15 @@ def _shot(
                 PersonUse(
                     cast.influencer,
                     cast.photo,
-                    round(float(rng.uniform(*DUO_INFLUENCER_FACE)), 4),
+                    round(float(rng.uniform(*DUO_INFLUENCER_FACE)) * scale, 4),
                     0.69 if left else 0.31,
                     round(float(rng.uniform(0.38, 0.42)), 4),
                     cast.flip,
                     "influencer",
                 ),
             )
-    elif kind in ("photo_strip", "photo_frame"):
-        people = _photo_people(rng, others, kind)
+    elif kind in PICTURE_SHOTS:
+        people = _photo_people(rng, others, kind, couple)
     return ShotPlan(
         kind=kind, n_frames=n, seed=int(rng.integers(2**31)), people=people, **_camera(rng)
     )
@@ -206,16 +233,12 @@ def _captions(shots: list[ShotPlan], rng: np.random.Generator) -> list[ShotPlan]
 
 
 def _broll_kinds(n: int, rng: np.random.Generator, photo_share: float) -> list[str]:
+    """Product shots, and pictures of people (film strip, framed photo, phone screenshot)."""
     kinds = []
     for _ in range(n):
         r = rng.random()
-        kinds.append(
-            "photo_strip"
-            if r < photo_share / 2
-            else "photo_frame"
-            if r < photo_share
-            else "product"
-        )
+        picture = PICTURE_SHOTS[min(2, int(3 * r / photo_share))] if r < photo_share else None
+        kinds.append(picture or "product")
     return kinds
 
 
@@ -228,9 +251,18 @@ def face_timeline(
     *,
     low_share: bool,
 ) -> list[ShotPlan]:
-    """Shots of a face video: influencer on screen in 35-75 % of frames, side people <= 25 %."""
-    share = float(rng.uniform(*(LOW_SHARE if low_share else INFLUENCER_SHARE)))
+    """Shots of a face video: influencer on screen in 35-75 % of frames, side people <= 25 %.
+
+    The ``low_share`` video shows its presenter in only 15-45 % of the frames, between product
+    shots, and has no side character (who would then be on screen as long as the presenter).
+    A share of the videos is shot wide: presenter and side characters stand back.
+    """
+    wide = bool(rng.random() < WIDE_SHARE)
+    span = (LOW_SHARE_WIDE if wide else LOW_SHARE) if low_share else INFLUENCER_SHARE
+    share = float(rng.uniform(*span))
     side_share = float(rng.uniform(*SIDE_SHARE)) if rng.random() < 0.6 and cast.others else 0.0
+    if low_share:
+        side_share = 0.0
     body = n_frames - card_frames
     influencer = min(body, round(share * n_frames))
     side_total = round(side_share * n_frames)
@@ -245,7 +277,7 @@ def face_timeline(
     segments: list[ShotPlan] = []
     for kind, frames in (("talking_head", talking), ("duo", duo), ("side", side_only)):
         segments += [
-            _shot(kind, n, rng, cast=cast, others=cast.others, side=side)
+            _shot(kind, n, rng, cast=cast, others=cast.others, side=side, wide=wide)
             for n in split_frames(frames, fps, rng)
         ]
     sizes = split_frames(broll, fps, rng)
@@ -267,12 +299,20 @@ def faceless_timeline(
 ) -> list[ShotPlan]:
     """Shots of a faceless video: product shots (some with small photos of people), then outro."""
     sizes = split_frames(n_frames - outro_frames, fps, rng)
-    with_photos = rng.random() < 0.5 and len(sizes) > 1
     kinds = ["product"] * len(sizes)
-    if with_photos:
-        kinds[int(rng.integers(len(sizes)))] = str(rng.choice(["photo_strip", "photo_frame"]))
+    couple: tuple[PersonUse, ...] | None = None
+    if rng.random() < PICTURE_VIDEO_SHARE and len(sizes) > 2 and others:
+        # the product is a photo (a printed couple, a photo plaque): on screen in many frames,
+        # as large as a presenter; it never moves as a live person does
+        kind = str(rng.choice(["screenshot", "photo_frame"]))
+        couple = _photo_people(rng, others, "screenshot")
+        picked = rng.permutation(len(sizes))[: max(2, round(0.5 * len(sizes)))]
+        for i in picked:
+            kinds[int(i)] = kind
+    elif rng.random() < 0.5 and len(sizes) > 1:
+        kinds[int(rng.integers(len(sizes)))] = str(rng.choice(PICTURE_SHOTS))
     shots = [
-        _shot(kind, n, rng, cast=None, others=others, side=None)
+        _shot(kind, n, rng, cast=None, others=others, side=None, couple=couple)
         for kind, n in zip(kinds, sizes, strict=True)
     ]
     shots = _captions(shots, rng)

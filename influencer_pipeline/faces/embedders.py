@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -35,13 +34,18 @@ import dlib
 import numpy as np
 import torch
 from facenet_pytorch import InceptionResnetV1
-from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 from facenet_pytorch.models.mtcnn import fixed_image_standardization
 from facenet_pytorch.models.utils.detect_face import extract_face
 from facenet_pytorch.models.utils.download import download_url_to_file
 from PIL import Image
 
 from influencer_pipeline.faces.detection import Detection, to_rgb
+from influencer_pipeline.faces.weights import (
+    FACENET_WEIGHTS_ENV,
+    FACENET_WEIGHTS_URL,
+    EmbedderUnavailable,
+    facenet_weights_path,
+)
 
 DLIB_SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 DLIB_FACE_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
@@ -49,20 +53,7 @@ DLIB_FACE_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 # the same person: dlib's own 0.6 on raw descriptors (median norm 1.43) - see the module docstring.
 DLIB_SAME_PERSON_DISTANCE = 0.42
 
-FACENET_WEIGHTS_ENV = "INFLUENCER_FACENET_WEIGHTS"
-FACENET_WEIGHTS_FILE = "20180402-114759-vggface2.pt"
-FACENET_WEIGHTS_URL = (
-    "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/" + FACENET_WEIGHTS_FILE
-)
 FACENET_IMAGE_SIZE = 160
-
-
-class EmbedderUnavailable(RuntimeError):  # noqa: N818  (name fixed by the project brief)
-    """An embedder cannot be built here (missing model files); ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @runtime_checkable
@@ -136,16 +127,6 @@ def dlib_rectangle(box: tuple[float, float, float, float]) -> dlib.rectangle:
     """An MTCNN box (x1, y1, x2, y2) as the integer ``dlib.rectangle`` the shape predictor takes."""
     x1, y1, x2, y2 = (round(v) for v in box)
     return dlib.rectangle(int(x1), int(y1), int(max(x2, x1 + 1)), int(max(y2, y1 + 1)))
-
-
-def facenet_weights_path(weights_path: str | Path | None = None) -> Path:
-    """The FaceNet weights file: argument, else $INFLUENCER_FACENET_WEIGHTS, else torch cache."""
-    if weights_path is not None and str(weights_path).strip():
-        return Path(weights_path).expanduser()
-    configured = os.environ.get(FACENET_WEIGHTS_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return Path(get_torch_home()) / "checkpoints" / FACENET_WEIGHTS_FILE
 
 
 def _missing_weights_message(path: Path, detail: str = "") -> str:

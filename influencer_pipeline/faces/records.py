@@ -1,9 +1,12 @@
-"""Build the ``face_embeddings`` rows of one video: detect, assess and embed every face.
+"""Build the ``face_embeddings`` rows of one video: detect, assess, embed the faces that matter.
 
 ``face_rows`` takes the ``video_frames`` rows of one video, skips outro and blank frames, decodes
-the frame JPEGs with PIL, detects faces in batches, records the quality gates of every face and
-embeds every face that passes the hard gates (detector score and absolute size). Faces that fail
-a hard gate are kept with ``embedding = None``: no detection is silently dropped.
+the frame JPEGs with PIL, detects faces in batches and records, for every face, the quality gates,
+the five landmarks, a 32 px grey patch of the face aligned on a fixed template (``aligned_face``,
+used to tell a live person from a picture: ``faces.liveness``) and a thumbnail. It then embeds only
+the faces whose embedding can change the answer (``faces.embed_plan``): every other face keeps its
+row with ``embedding = None`` and says why in ``embed_skip`` (``hard_gate``,
+``below_presenter_size``, ``tube_has_enough``). No detection is silently dropped.
 """
 
 from __future__ import annotations
@@ -15,8 +18,19 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from influencer_pipeline.faces.calibration import CALIBRATIONS
 from influencer_pipeline.faces.detection import Detection, FaceDetector
+from influencer_pipeline.faces.embed_plan import (
+    SKIP_HARD_GATE,
+    SKIP_TUBE,
+    EmbedPolicy,
+    FaceSlot,
+    frame_orders,
+    plan,
+    tube_disagrees,
+)
 from influencer_pipeline.faces.embedders import FaceEmbedder
+from influencer_pipeline.faces.liveness import aligned_patch
 from influencer_pipeline.faces.quality import FaceQuality, QualityThresholds, assess
 
 THUMBNAIL_SIZE = 96  # long side of the face thumbnail, px
@@ -48,10 +62,13 @@ FACE_COLUMNS: dict[str, str] = {
     "passes_quality": "bool",
     "quality_flags": "object",  # "" or comma-joined failed gates, e.g. "tiny,blurry"
     "landmarks": "object",  # float32[10]: x,y of left eye, right eye, nose, mouth left, right
-    "embedding": "object",  # float32[dim] L2-normalised, or None below the hard gates
+    "embedding": "object",  # float32[dim] L2-normalised, or None (embed_skip says why)
     "embedder": "object",
     "embedder_version": "object",
     "thumbnail": "object",  # JPEG bytes of the face crop with margin, long side 96 px
+    "aligned_face": "object",  # 32 x 32 grey uint8 bytes, aligned on the landmark template
+    "tube": "int32",  # spatial tube in this video (faces held in place across frames), -1: none
+    "embed_skip": "object",  # None (embedded) | hard_gate | below_presenter_size | tube_has_enough
 }
 
 
@@ -128,35 +145,169 @@ def face_rows(
     *,
     thresholds: QualityThresholds | None = None,
     roles: tuple[str, ...] = FACE_ROLES,
+    policy: EmbedPolicy | None = None,
 ) -> pd.DataFrame:
     """One row per face detected in the non-blank ``frames`` of ``video_id`` of ``roles``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     _check_columns(frames)
     gates = thresholds or QualityThresholds()
+    policy = policy or EmbedPolicy()
     selected = _selected_frames(frames, roles)
-    records: list[dict[str, object]] = []
     rows = list(selected[["frame_index", "timestamp_s", "image"]].itertuples(index=False))
+    images: dict[int, np.ndarray] = {}
+    found: list[tuple[int, Detection]] = []
+    records: list[dict[str, object]] = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        images = [decode_frame(video_id, int(r.frame_index), r.image) for r in chunk]
-        found = detector.detect(images, batch_size=batch_size)
-        for row, image, detections in zip(chunk, images, found, strict=True):
-            records.extend(
-                _frame_records(
-                    video_id=video_id,
-                    frame_index=int(row.frame_index),
-                    timestamp_s=float(row.timestamp_s),
-                    image=image,
-                    detections=detections,
-                    embedder=embedder,
-                    thresholds=gates,
+        decoded = [decode_frame(video_id, int(r.frame_index), r.image) for r in chunk]
+        for row, image, detections in zip(
+            chunk, decoded, detector.detect(decoded, batch_size=batch_size), strict=True
+        ):
+            images[int(row.frame_index)] = image
+            for face_index, detection in enumerate(detections):
+                found.append((int(row.frame_index), detection))
+                records.append(
+                    _face_record(
+                        video_id,
+                        frame_index=int(row.frame_index),
+                        timestamp_s=float(row.timestamp_s),
+                        face_index=face_index,
+                        image=image,
+                        detection=detection,
+                        embedder=embedder,
+                        thresholds=gates,
+                    )
                 )
-            )
     if not records:
         return empty_face_rows()
+    _embed_planned(records, found, images, embedder, policy)
     table = pd.DataFrame.from_records(records, columns=list(FACE_COLUMNS))
     return table.astype(FACE_COLUMNS).reset_index(drop=True)
+
+
+def embed_summary(faces: pd.DataFrame) -> dict[str, object]:
+    """Faces detected, embedded and skipped (by reason) in a face table, for asset metadata."""
+    skipped = faces["embed_skip"].dropna().value_counts().to_dict() if "embed_skip" in faces else {}
+    embedded = int(faces["embedding"].map(lambda v: v is not None).sum()) if len(faces) else 0
+    return {
+        "faces_detected": len(faces),
+        "faces_embedded": embedded,
+        "faces_skipped": int(sum(skipped.values())),
+        "skipped_why": {str(k): int(v) for k, v in sorted(skipped.items())},
+    }
+
+
+def _merit(record: dict[str, object]) -> float:
+    """How good a witness of identity a face is: sharp, frontal and confidently detected."""
+    sharp = min(1.0, float(record["sharpness"]) / 100.0)  # type: ignore[arg-type]
+    return sharp * float(record["frontalness"]) * float(record["det_score"])  # type: ignore[arg-type]
+
+
+def _embed_planned(
+    records: list[dict[str, object]],
+    found: list[tuple[int, Detection]],
+    images: dict[int, np.ndarray],
+    embedder: FaceEmbedder,
+    policy: EmbedPolicy,
+) -> None:
+    """Fill ``embedding``, ``tube`` and ``embed_skip`` of ``records`` by the embed plan."""
+    orders = frame_orders([frame for frame, _ in found])
+    slots = [
+        FaceSlot(
+            frame_order=orders[frame],
+            box=detection.box,
+            rel_height=float(record["rel_height"]),  # type: ignore[arg-type]
+            hard_fail=record["embed_skip"] == SKIP_HARD_GATE,
+            merit=_merit(record),
+        )
+        for (frame, detection), record in zip(found, records, strict=True)
+    ]
+    calibration = CALIBRATIONS.get(embedder.name)
+    tube, reasons = plan(slots, policy, cap=calibration is not None)
+    chosen = [i for i, reason in enumerate(reasons) if reason is None]
+    vectors = _embed(chosen, found, images, embedder)
+    if calibration is not None:
+        late: list[int] = []
+        for t in np.unique(tube[tube >= 0]):
+            members = [int(i) for i in np.flatnonzero(tube == t)]
+            skipped = [i for i in members if reasons[i] == SKIP_TUBE]
+            embedded = [vectors[i] for i in members if i in vectors]
+            if skipped and tube_disagrees(embedded, calibration.track_distance):
+                late.extend(skipped)
+        for i in late:
+            reasons[i] = None
+        vectors.update(_embed(late, found, images, embedder))
+    for i, record in enumerate(records):
+        record["tube"] = int(tube[i])
+        record["embed_skip"] = reasons[i]
+        record["embedding"] = vectors.get(i)
+
+
+def _embed(
+    indices: list[int],
+    found: list[tuple[int, Detection]],
+    images: dict[int, np.ndarray],
+    embedder: FaceEmbedder,
+) -> dict[int, np.ndarray]:
+    """Embeddings of the faces ``indices`` (one embedder call per frame), by face position."""
+    by_frame: dict[int, list[int]] = {}
+    for i in indices:
+        by_frame.setdefault(found[i][0], []).append(i)
+    out: dict[int, np.ndarray] = {}
+    for frame, members in by_frame.items():
+        vectors = embedder.embed(images[frame], [found[i][1] for i in members])
+        if vectors.shape != (len(members), embedder.dim):
+            raise FaceRecordError(
+                "bad_embedding_shape",
+                f"embedder {embedder.name} returned shape {vectors.shape} for {len(members)} "
+                f"faces, expected ({len(members)}, {embedder.dim})",
+            )
+        out.update({i: vectors[k].astype(np.float32) for k, i in enumerate(members)})
+    return out
+
+
+def _face_record(
+    video_id: str,
+    *,
+    frame_index: int,
+    timestamp_s: float,
+    face_index: int,
+    image: np.ndarray,
+    detection: Detection,
+    embedder: FaceEmbedder,
+    thresholds: QualityThresholds,
+) -> dict[str, object]:
+    """The row of one detected face, before the embed plan fills its embedding."""
+    height, width = image.shape[:2]
+    quality: FaceQuality = assess(image, detection, thresholds)
+    x1, y1, x2, y2 = detection.box
+    return {
+        "video_id": video_id,
+        "frame_index": frame_index,
+        "timestamp_s": timestamp_s,
+        "face_index": face_index,
+        "x1": x1,
+        "y1": y1,
+        "x2": x2,
+        "y2": y2,
+        "frame_width": width,
+        "frame_height": height,
+        "det_score": detection.score,
+        "rel_height": quality.rel_height,
+        "sharpness": quality.sharpness,
+        "frontalness": quality.frontalness,
+        "passes_quality": quality.passes,
+        "quality_flags": ",".join(quality.flags),
+        "landmarks": np.asarray(detection.landmarks, dtype=np.float32).reshape(10),
+        "embedding": None,
+        "embedder": embedder.name,
+        "embedder_version": embedder.version,
+        "thumbnail": face_thumbnail(image, detection.box),
+        "aligned_face": aligned_patch(image, detection.landmarks),
+        "tube": -1,
+        "embed_skip": SKIP_HARD_GATE if quality.hard_fail else None,
+    }
 
 
 def _frame_records(
@@ -169,46 +320,23 @@ def _frame_records(
     embedder: FaceEmbedder,
     thresholds: QualityThresholds,
 ) -> list[dict[str, object]]:
-    """The rows of the faces of one frame (embedding only for faces past the hard gates)."""
-    height, width = image.shape[:2]
-    qualities: list[FaceQuality] = [assess(image, d, thresholds) for d in detections]
-    eligible = [i for i, q in enumerate(qualities) if not q.hard_fail]
-    vectors = embedder.embed(image, [detections[i] for i in eligible]) if eligible else None
-    if vectors is not None and vectors.shape != (len(eligible), embedder.dim):
-        raise FaceRecordError(
-            "bad_embedding_shape",
-            f"embedder {embedder.name} returned shape {vectors.shape} for {len(eligible)} faces, "
-            f"expected ({len(eligible)}, {embedder.dim})",
+    """The rows of one frame with every face past the hard gates embedded (no embed plan)."""
+    records = [
+        _face_record(
+            video_id,
+            frame_index=frame_index,
+            timestamp_s=timestamp_s,
+            face_index=k,
+            image=image,
+            detection=d,
+            embedder=embedder,
+            thresholds=thresholds,
         )
-    embeddings: dict[int, np.ndarray] = {}
-    if vectors is not None:
-        embeddings = {i: vectors[k].astype(np.float32) for k, i in enumerate(eligible)}
-    out = []
-    for face_index, (detection, quality) in enumerate(zip(detections, qualities, strict=True)):
-        x1, y1, x2, y2 = detection.box
-        out.append(
-            {
-                "video_id": video_id,
-                "frame_index": frame_index,
-                "timestamp_s": timestamp_s,
-                "face_index": face_index,
-                "x1": x1,
-                "y1": y1,
-                "x2": x2,
-                "y2": y2,
-                "frame_width": width,
-                "frame_height": height,
-                "det_score": detection.score,
-                "rel_height": quality.rel_height,
-                "sharpness": quality.sharpness,
-                "frontalness": quality.frontalness,
-                "passes_quality": quality.passes,
-                "quality_flags": ",".join(quality.flags),
-                "landmarks": np.asarray(detection.landmarks, dtype=np.float32).reshape(10),
-                "embedding": embeddings.get(face_index),
-                "embedder": embedder.name,
-                "embedder_version": embedder.version,
-                "thumbnail": face_thumbnail(image, detection.box),
-            }
-        )
-    return out
+        for k, d in enumerate(detections)
+    ]
+    eligible = [k for k, r in enumerate(records) if r["embed_skip"] is None]
+    found = [(frame_index, detections[k]) for k in range(len(detections))]
+    vectors = _embed(eligible, found, {frame_index: image}, embedder)
+    for k, record in enumerate(records):
+        record["embedding"] = vectors.get(k)
+    return records

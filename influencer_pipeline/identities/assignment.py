@@ -91,4 +91,17 @@ def assign_influencers(
                 "identity_clusters and outro_groups",
             )
     out = pd.DataFrame(rows, columns=VIDEO_INFLUENCERS.names)
+    out["auto_influencer_id"] = out["influencer_id"]
     return out
+
+
+def unassigned_problems(
+    videos: pd.DataFrame, video_faces: pd.DataFrame, outro_fingerprints: pd.DataFrame
+) -> list[str]:
+    """One line per video that the face or outro stage analysed but that got no influencer."""
+    analysed = set(video_faces["video_id"]) | set(outro_fingerprints["video_id"])
+    missing = videos[videos["video_id"].isin(analysed) & videos["influencer_id"].isna()]
+    return [
+        f"{row.video_id}: analysed but without influencer ({row.error})"
+        for row in missing.itertuples(index=False)
+    ]

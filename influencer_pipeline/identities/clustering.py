@@ -50,16 +50,30 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 import hdbscan
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.sparse import csgraph
 from sklearn.decomposition import PCA
-from sklearn.neighbors import NearestNeighbors
+
+from influencer_pipeline.identities.cluster_config import ALGORITHMS, ClusterConfig
+from influencer_pipeline.identities.graph import SELF_DISTANCE, knn_graph
+from influencer_pipeline.identities.verification import (
+    Space,
+    make_space,
+    passes,
+    verify_clusters,
+)
+from influencer_pipeline.identities.video_links import bag_distances
+
+__all__ = [
+    "ALGORITHMS",
+    "ClusterConfig",
+    "cluster_identities",
+    "cluster_video_faces",
+    "knn_graph",
+    "verify_clusters",
+]
 
 OUTPUT_COLUMNS = (
     "video_id",
@@ -72,17 +86,7 @@ OUTPUT_COLUMNS = (
     "medoid_distance",
     "singleton_reason",
 )
-ALGORITHMS = (
-    "best",
-    "generic",
-    "prims_kdtree",
-    "prims_balltree",
-    "boruvka_kdtree",
-    "boruvka_balltree",
-)
-SELF_DISTANCE = 1e-12  # stored on the graph's diagonal: "distance zero" that sparse storage keeps
 ROOT_PEEL_LIMIT = 100  # outliers peeled off the whole input when testing "one person only"
-CHUNK_ROWS = 256  # rows per block when searching the nearest point outside a component
 
 
 class ClusteringInputError(ValueError):
@@ -91,91 +95,6 @@ class ClusteringInputError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Clustering settings; the same at every input size.
-
-    identity_threshold: 0.40 (dlib, L2-normalized). Measured on dlib descriptors of the 595
-        photos of 146 people in ../shared/faces: same-person pairs 1/5/50/95/99th percentile
-        .21/.25/.34/.48/.55, different people .43/.47/.57/.665/.70; at 0.40, 79% of
-        same-person pairs and 0.17% of different-people pairs are within it (0.45: 91% /
-        2.1%). Clustering those real photos with this module (faces found by the project's
-        MTCNN detector, ``benchmarks/clustering.py --faces``): BCubed P/R 0.995/0.857 at 0.38,
-        0.990/0.891 at 0.40, 0.986/0.905 at 0.42, 0.980/0.906 at 0.45. Facenet needs its own
-        value.
-    pair_ratio: 0.875: two-video clusters need distance <= pair_ratio x identity_threshold
-        (0.35 at 0.40; 1.0 = no stricter rule); a ratio, so it follows the threshold set for
-        another embedder. On the synthetic 1k sets (benchmarks/clustering.py, 3 seeds,
-        t=0.40) it raises BCubed precision 0.972 -> 0.982 for recall 0.871 -> 0.866.
-        Synthetic 1k, t=0.38/0.40/0.42/0.45: P/R 0.991/0.838, 0.982/0.866, 0.974/0.883,
-        0.963/0.888.
-    min_cluster_size / min_samples: HDBSCAN's; 2 / 1 so two-video people form a cluster.
-    n_neighbors: neighbours per video in the sparse distance graph (graph="knn"); with 15 the
-        partition equals graph="points" on 3k synthetic videos, with 5 it does not.
-    graph: "knn" (sparse exact-kNN graph, scales to 100k) or "points" (HDBSCAN's own trees).
-    pca_dims: optional PCA before HDBSCAN (None = full space; on the real photos PCA to 16
-        dims cut recall 0.861 -> 0.768 and to 32 dims to 0.841, so the default keeps all).
-    algorithm: HDBSCAN algorithm for graph="points".
-    cluster_selection_method: HDBSCAN's "eom" or "leaf" (leaf over-splits people: final
-        BCubed P/R 0.985/0.772 vs eom 0.982/0.866 on the synthetic 1k sets).
-    cluster_selection_epsilon: HDBSCAN's; 0.3. With min_cluster_size 2, excess-of-mass picks tight
-        sub-clusters of one person (e.g. the videos shot with each of three looks) as separate
-        clusters; clusters closer than epsilon are merged back. Measured (BCubed P/R): demo videos
-        1.0/0.72 at 0, 1.0/0.94 at 0.3, 1.0/1.0 at 0.4; real photos 0.990/0.891 at 0 and 0.3,
-        0.964/0.914 at 0.4; synthetic 10k 0.968/0.804 at 0, 0.964/0.810 at 0.3, 0.925/0.838 at
-        0.4. 0.3 is the largest value that costs no precision on the real photos.
-    allow_single_cluster: HDBSCAN's; False (True: P/R 0.966/0.883 vs 0.982/0.866 at 1k).
-    n_jobs: parallel jobs for the neighbour search.
-    max_exact_size: clusters larger than this are split by HDBSCAN instead of an O(m^2)
-        average-linkage tree: excess-of-mass without ``cluster_selection_epsilon`` (the epsilon
-        merge is what chains the videos of many people into one candidate at 100k videos: one
-        of 27,490 on the synthetic 100k set), then "leaf" for a part still that large. Measured
-        on that candidate (benchmarks/identity_scale.py, 100k): 9 s, final BCubed P/R
-        0.968/0.748; splitting it by "leaf" with epsilon 0.3 instead only peeled its noise off,
-        one HDBSCAN run (~10 s) at a time (hours); "leaf" without epsilon: 12 s, P/R 0.970/0.607.
-    """
-
-    identity_threshold: float = 0.40
-    pair_ratio: float = 0.875
-    min_cluster_size: int = 2
-    min_samples: int = 1
-    n_neighbors: int = 15
-    graph: str = "knn"
-    pca_dims: int | None = None
-    algorithm: str = "best"
-    cluster_selection_method: str = "eom"
-    cluster_selection_epsilon: float = 0.3
-    allow_single_cluster: bool = False
-    n_jobs: int = 2
-    max_exact_size: int = 4000
-
-    def __post_init__(self) -> None:
-        """Reject settings that cannot work, with the setting's name in the message."""
-        if not 0 < self.identity_threshold <= 2:
-            raise ValueError(f"identity_threshold must be in (0, 2], got {self.identity_threshold}")
-        if not 0 < self.pair_ratio <= 1:
-            raise ValueError(f"pair_ratio must be in (0, 1], got {self.pair_ratio}")
-        if self.min_cluster_size < 2 or self.min_samples < 1:
-            raise ValueError("min_cluster_size must be >= 2 and min_samples >= 1")
-        if self.n_neighbors < max(2, self.min_samples):
-            raise ValueError("n_neighbors must be >= 2 and >= min_samples")
-        if self.graph not in ("knn", "points"):
-            raise ValueError(f"graph must be 'knn' or 'points', got {self.graph!r}")
-        if self.pca_dims is not None and self.pca_dims < 2:
-            raise ValueError(f"pca_dims must be >= 2 or None, got {self.pca_dims}")
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
-        if self.cluster_selection_method not in ("eom", "leaf"):
-            raise ValueError("cluster_selection_method must be 'eom' or 'leaf'")
-        if self.max_exact_size < 2:
-            raise ValueError("max_exact_size must be >= 2")
-
-    def limit(self, size: int) -> float:
-        """The distance limit of the identity rule for a group of ``size`` videos."""
-        ratio = self.pair_ratio if size == 2 else 1.0
-        return self.identity_threshold * ratio
 
 
 def check_single_embedder(
@@ -194,8 +113,10 @@ def check_single_embedder(
     return spaces[0]
 
 
-def _validated(video_ids: Sequence[object], embeddings: object) -> tuple[np.ndarray, np.ndarray]:
-    """(ids as str array, float64 L2-normalized matrix), both in sorted-id order."""
+def _validated(
+    video_ids: Sequence[object], embeddings: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids as str array, float64 L2-normalized matrix, the sorting order), in sorted-id order."""
     ids = np.asarray([str(v) for v in video_ids], dtype=object)
     if any(v.strip() == "" for v in ids):
         raise ClusteringInputError("blank_video_id", "a video_id is empty")
@@ -206,7 +127,7 @@ def _validated(video_ids: Sequence[object], embeddings: object) -> tuple[np.ndar
         )
     x = np.asarray(embeddings, dtype=np.float64)
     if len(ids) == 0 and x.size == 0:
-        return ids, x.reshape(0, 0)
+        return ids, x.reshape(0, 0), np.zeros(0, dtype=np.int64)
     if x.ndim != 2 or x.shape[0] != len(ids):
         raise ClusteringInputError(
             "bad_shape",
@@ -221,7 +142,7 @@ def _validated(video_ids: Sequence[object], embeddings: object) -> tuple[np.ndar
             "zero_vector", f"zero embedding for {list(ids[norms < 1e-8][:5])}"
         )
     order = np.argsort(ids, kind="stable")
-    return ids[order], x[order] / norms[order, None]
+    return ids[order], x[order] / norms[order, None], order
 
 
 def _reduce(x: np.ndarray, config: ClusterConfig) -> np.ndarray:
@@ -232,58 +153,21 @@ def _reduce(x: np.ndarray, config: ClusterConfig) -> np.ndarray:
     return PCA(n_components=config.pca_dims, svd_solver="covariance_eigh").fit_transform(x)
 
 
-def _nearest_outside(
-    x: np.ndarray, members: np.ndarray, inside: np.ndarray
-) -> tuple[int, int, float]:
-    """(member, outside point, distance) of the shortest link from ``members`` to the rest."""
-    best = (-1, -1, np.inf)
-    outside = np.flatnonzero(~inside)
-    others = x[outside].astype(np.float32)
-    norms = (others**2).sum(axis=1)
-    for start in range(0, len(members), CHUNK_ROWS):
-        rows = members[start : start + CHUNK_ROWS]
-        block = x[rows].astype(np.float32)
-        sq = (block**2).sum(axis=1)[:, None] + norms[None, :] - 2.0 * block @ others.T
-        i, j = np.unravel_index(int(np.argmin(sq)), sq.shape)
-        dist = math.sqrt(max(float(sq[i, j]), 0.0))
-        if dist < best[2]:
-            best = (int(rows[i]), int(outside[j]), dist)
-    return best
+def _on_bags(graph: object, space: Space) -> object:
+    """The kNN graph with its edges measured between bags of faces (diagonal kept)."""
+    coo = graph.tocoo()  # type: ignore[attr-defined]
+    off = coo.row != coo.col
+    values = coo.data.copy()
+    assert space.bags is not None and space.mask is not None
+    values[off] = np.maximum(
+        bag_distances(space.bags, space.mask, coo.row[off], coo.col[off]), SELF_DISTANCE
+    )
+    return type(graph)((values, (coo.row, coo.col)), shape=coo.shape)  # type: ignore[call-arg]
 
 
-def knn_graph(x: np.ndarray, n_neighbors: int, n_jobs: int = 1) -> sparse.csr_matrix:
-    """Symmetric sparse distance graph: exact k nearest neighbours + exact inter-component links.
-
-    Components of the kNN graph are joined Borůvka-style: each round adds, for every component
-    but the largest, its shortest link to any point outside it, until one component remains.
-    The diagonal holds ``SELF_DISTANCE`` (each point is its own nearest neighbour).
-    """
-    n = len(x)
-    k = min(n_neighbors, n - 1)
-    search = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=n_jobs)
-    dist, ind = search.fit(x.astype(np.float32)).kneighbors(x.astype(np.float32))
-    rows = np.repeat(np.arange(n), k + 1)
-    values = np.maximum(dist.ravel().astype(np.float64), SELF_DISTANCE)
-    graph = sparse.csr_matrix((values, (rows, ind.ravel())), shape=(n, n))
-    graph = graph.maximum(graph.T).tolil()
-    graph.setdiag(SELF_DISTANCE)
-    graph = graph.tocsr()
-    while True:
-        n_parts, part = csgraph.connected_components(graph, directed=False)
-        if n_parts == 1:
-            return graph
-        largest = int(np.argmax(np.bincount(part)))
-        links = []
-        for p in range(n_parts):
-            if p != largest:
-                inside = part == p
-                links.append(_nearest_outside(x, np.flatnonzero(inside), inside))
-        i, j, d = (np.array(v) for v in zip(*links, strict=True))
-        extra = sparse.csr_matrix((np.maximum(d, SELF_DISTANCE), (i, j)), shape=(n, n))
-        graph = graph.maximum(extra).maximum(extra.T).tocsr()
-
-
-def _hdbscan(x: np.ndarray, config: ClusterConfig, method: str) -> tuple[np.ndarray, np.ndarray]:
+def hdbscan_labels(
+    x: np.ndarray, config: ClusterConfig, method: str, space: Space | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """HDBSCAN labels (-1 = noise) and membership probabilities of the rows of ``x``.
 
     HDBSCAN never selects its root (the whole input) unless told to, so an input that is one
@@ -297,8 +181,13 @@ def _hdbscan(x: np.ndarray, config: ClusterConfig, method: str) -> tuple[np.ndar
     if n < 3:  # HDBSCAN needs more points than neighbours: all noise (callers decide n <= 2)
         return np.full(n, -1, dtype=np.int64), np.zeros(n)
     points = _reduce(x, config)
+    epsilon = config.cluster_selection_epsilon
     if config.graph == "knn":
         data = knn_graph(points, config.n_neighbors, config.n_jobs)
+        if space is not None and space.bags is not None:
+            # video-to-video distances over best-matching faces; epsilon in their scale
+            data = _on_bags(data, space)
+            epsilon *= config.link_threshold / config.identity_threshold
         options: dict[str, object] = {"metric": "precomputed"}
     else:
         data, options = points, {"metric": "euclidean", "algorithm": config.algorithm}
@@ -307,7 +196,7 @@ def _hdbscan(x: np.ndarray, config: ClusterConfig, method: str) -> tuple[np.ndar
             min_cluster_size=config.min_cluster_size,
             min_samples=min(config.min_samples, n - 1),
             cluster_selection_method=method,
-            cluster_selection_epsilon=config.cluster_selection_epsilon,
+            cluster_selection_epsilon=epsilon,
             allow_single_cluster=single,
             **options,
         )
@@ -339,105 +228,9 @@ def _root_identity(x: np.ndarray, tree: np.ndarray, config: ClusterConfig) -> np
             keep[falling[k - 1]] = False
         if keep.sum() < 2:
             return None
-        if _passes(x[keep], config):
+        if passes(x[keep], config):
             return keep
     return None
-
-
-def _spread(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distance of every row to the medoid, RMS distance of every row to the other rows).
-
-    For unit rows, sum_j |x_i - x_j|^2 = 2m - 2 x_i . sum_j x_j, so both need O(m d) only; the
-    medoid is the row with the smallest RMS distance to the others (the row nearest the mean).
-    """
-    m = len(x)
-    total = x.sum(axis=0)
-    squared = np.maximum(2.0 * m - 2.0 * (x @ total), 0.0) / max(m - 1, 1)
-    medoid = int(np.argmin(squared))
-    return np.linalg.norm(x - x[medoid], axis=1), np.sqrt(squared)
-
-
-def _passes(x: np.ndarray, config: ClusterConfig) -> bool:
-    """True when the rows form one identity by the verification rule (module docstring)."""
-    if len(x) < 2:
-        return True
-    limit = config.limit(len(x))
-    to_medoid, rms = _spread(x)
-    return bool(to_medoid.max() <= limit and rms.max() <= limit)
-
-
-def _split_large(
-    x: np.ndarray, group: np.ndarray, config: ClusterConfig, finest: bool
-) -> np.ndarray:
-    """Labels that split a group too large for average linkage (noise: a label per point).
-
-    HDBSCAN on the group without the epsilon merge: excess-of-mass clusters, or leaf clusters
-    (the finest HDBSCAN gives) when ``finest``.
-    """
-    exact = replace(config, cluster_selection_epsilon=0.0)
-    sub, _ = _hdbscan(x[group], exact, "leaf" if finest else "eom")
-    return np.where(sub >= 0, sub, -1 - np.arange(len(sub)))
-
-
-def _verified_parts(
-    x: np.ndarray, members: np.ndarray, config: ClusterConfig
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split ``members`` until every part passes the identity rule (module docstring).
-
-    Returns (member indices, distance to the part's medoid) per part.
-    """
-    pending = [(members, False)]  # (group, split it into HDBSCAN's finest clusters when large)
-    done: list[tuple[np.ndarray, np.ndarray]] = []
-    while pending:
-        group, finest = pending.pop()
-        if len(group) == 1:
-            done.append((group, np.zeros(1)))
-            continue
-        limit = config.limit(len(group))
-        to_medoid, rms = _spread(x[group])
-        failing = (to_medoid > limit) | (rms > limit)
-        if not failing.any():
-            done.append((group, to_medoid))
-            continue
-        large = len(group) > config.max_exact_size
-        if not large:
-            tree = linkage(x[group], method="average", metric="euclidean")
-            labels = fcluster(tree, t=config.identity_threshold, criterion="distance")
-        else:
-            labels = _split_large(x, group, config, finest)
-        parts = [group[labels == lab] for lab in np.unique(labels)]
-        if len(parts) == 1:  # linkage keeps them together: peel the failing members off
-            if failing.all():
-                failing[np.argmin(rms)] = False
-            parts = [group[~failing]] + [group[[i]] for i in np.flatnonzero(failing)]
-        # a part of a large group that is still too large is split more finely next time, so
-        # every split of a large group makes progress
-        pending.extend((part, large and len(part) > config.max_exact_size) for part in parts)
-    return done
-
-
-def verify_clusters(
-    embeddings: np.ndarray, labels: np.ndarray, config: ClusterConfig | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split candidate clusters until every part passes the identity rule (module docstring).
-
-    ``embeddings`` are L2-normalized rows, ``labels`` candidate cluster labels (-1 = noise,
-    left as singletons). Returns (part index per row, distance to the part's medoid); parts
-    are numbered in the order of their smallest row index, whatever the label values.
-    """
-    config = config or ClusterConfig()
-    x = np.asarray(embeddings, dtype=np.float64)
-    labels = np.asarray(labels)
-    first = np.full(len(x), -1, dtype=np.int64)
-    medoid_distance = np.zeros(len(x))
-    for label in np.unique(labels[labels >= 0]):
-        for members, dist in _verified_parts(x, np.flatnonzero(labels == label), config):
-            first[members] = members.min()
-            medoid_distance[members] = dist
-    noise = first < 0
-    first[noise] = np.flatnonzero(noise)
-    _, part = np.unique(first, return_inverse=True)
-    return part.astype(np.int64), medoid_distance
 
 
 def _empty() -> pd.DataFrame:
@@ -458,7 +251,10 @@ def _empty() -> pd.DataFrame:
 
 
 def cluster_identities(
-    video_ids: Sequence[object], embeddings: object, config: ClusterConfig | None = None
+    video_ids: Sequence[object],
+    embeddings: object,
+    config: ClusterConfig | None = None,
+    bags: Sequence[object] | None = None,
 ) -> pd.DataFrame:
     """One row per video (sorted by video_id) with its final identity cluster.
 
@@ -467,20 +263,26 @@ def cluster_identities(
     the number of HDBSCAN clusters before verification.
     """
     config = config or ClusterConfig()
-    ids, x = _validated(video_ids, embeddings)
+    ids, x, order = _validated(video_ids, embeddings)
     n = len(ids)
     if n == 0:
         return _empty()
+    ordered = None if bags is None else [bags[int(i)] for i in order]
+    space = make_space(x, ordered)
     clock = time.perf_counter()
     if n <= 2:  # too few points for HDBSCAN: two videos are one person iff close enough
-        limit = config.limit(2)
-        close = n == 2 and np.linalg.norm(x[0] - x[-1]) <= limit
+        limit = config.limit(2, bags=space.bags is not None)
+        if space.bags is not None and n == 2:
+            gap = float(bag_distances(space.bags, space.mask, [0], [1])[0])
+        else:
+            gap = float(np.linalg.norm(x[0] - x[-1]))
+        close = n == 2 and gap <= limit
         raw = np.zeros(n, dtype=np.int64) if close else np.full(n, -1, dtype=np.int64)
         prob = np.ones(n) if close else np.zeros(n)
     else:
-        raw, prob = _hdbscan(x, config, config.cluster_selection_method)
+        raw, prob = hdbscan_labels(x, config, config.cluster_selection_method, space)
     hdbscan_seconds = time.perf_counter() - clock
-    part, medoid_distance = verify_clusters(x, raw, config)
+    part, medoid_distance = verify_clusters(x, raw, config, ordered)
     sizes = np.bincount(part)
     _, first_row = np.unique(part, return_index=True)
     keys = ids[first_row]  # ids are sorted: a part's first row holds its smallest id
@@ -512,10 +314,12 @@ def cluster_identities(
 
 
 def cluster_video_faces(
-    video_faces: pd.DataFrame, config: ClusterConfig | None = None
+    video_faces: pd.DataFrame, config: ClusterConfig | None = None, *, use_bags: bool = True
 ) -> pd.DataFrame:
     """Cluster a ``video_faces``-like table (video_id, embedding, embedder, embedder_version).
 
+    With ``use_bags`` and a ``track_embeddings`` column, videos are compared over their
+    best-matching faces (``video_links``; a row without faces falls back to its mean vector).
     Rows without an embedding (faceless videos) must be removed by the caller; a missing
     embedding here is an error, never silently dropped.
     """
@@ -542,4 +346,7 @@ def cluster_video_faces(
             "mixed_dims", f"embeddings have different lengths {sorted(dims)}"
         )
     matrix = np.stack([np.asarray(e, dtype=np.float64) for e in video_faces["embedding"]])
-    return cluster_identities(list(video_faces["video_id"]), matrix, config)
+    bags = None
+    if use_bags and "track_embeddings" in video_faces.columns:
+        bags = list(video_faces["track_embeddings"])
+    return cluster_identities(list(video_faces["video_id"]), matrix, config, bags)

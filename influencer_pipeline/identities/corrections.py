@@ -23,10 +23,13 @@ unknown id, a failed video) is reported, never silently ignored.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from influencer_pipeline.display import show
 
 ACTIONS = ("merge", "split", "rename", "exclude")
 COLUMNS = ("action", "video_id", "influencer_id", "into", "name", "note")
@@ -37,7 +40,7 @@ class CorrectionsError(ValueError):
     """The corrections file cannot be read (bad columns or actions), with a ``code``."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(show(message, 1000))  # names the analyst's cells: display.show
         self.code = code
 
 
@@ -80,19 +83,34 @@ def load_corrections(path: Path) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def _resolved(corrections: pd.DataFrame, aliases: Mapping[str, str]) -> pd.DataFrame:
+    """``corrections`` with retired ids in ``influencer_id`` and ``into`` replaced by today's."""
+    if not aliases or corrections.empty:
+        return corrections
+    out = corrections.copy()
+    for column in ("influencer_id", "into"):
+        out[column] = out[column].map(lambda value: aliases.get(value, value))
+    return out
+
+
 def split_id(video_id: str) -> str:
     """The influencer id a video split off on its own gets (stable for the video)."""
     return "M-" + hashlib.sha256(video_id.encode("utf-8")).hexdigest()[:10]
 
 
 def apply_corrections(
-    videos: pd.DataFrame, corrections: pd.DataFrame
+    videos: pd.DataFrame,
+    corrections: pd.DataFrame,
+    aliases: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, list[Outcome]]:
     """``videos`` (video_influencers rows) with the corrections applied, and what each one did.
 
     Adds or updates the columns ``influencer_name`` and ``excluded``; rewrites ``influencer_id`` and
-    ``assignment`` of the videos a merge or split touches.
+    ``assignment`` of the videos a merge or split touches. ``aliases`` (retired id -> today's id,
+    see ``aliases.resolver``) lets a correction written against an id that a rebuild retired find
+    the influencer it became.
     """
+    corrections = _resolved(corrections, aliases or {})
     out = videos.copy()
     if "influencer_name" not in out.columns:
         out["influencer_name"] = None

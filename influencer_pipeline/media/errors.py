@@ -7,12 +7,19 @@ Codes in use: ``dns``, ``connect``, ``timeout``, ``http_<status>`` (e.g. ``http_
 ``too_many_redirects``, ``too_large``, ``html_page``, ``empty_file``, ``not_video``,
 ``no_video_stream``, ``truncated``, ``corrupt``, ``resolution_too_large``, ``file_not_found``,
 ``outside_allowed_roots``, ``private_address``, ``unsupported_scheme``.
+
+The message is made safe to show once, here (``display.show``: secrets redacted, printable,
+capped), so every copy of it - the lake's ``error`` columns, Dagster metadata and logs, the
+terminal, the report - is safe too.
 """
 
 from __future__ import annotations
 
 import re
 
+from influencer_pipeline.display import show
+
+MAX_MESSAGE_CHARS = 1000
 KNOWN_CODES: frozenset[str] = frozenset(
     {
         "dns",
@@ -63,6 +70,7 @@ class MediaError(Exception):
     ) -> None:
         if not isinstance(code, str) or not _CODE_SHAPE.fullmatch(code):
             raise ValueError(f"MediaError code must be a short snake_case string, got {code!r}")
+        message = show(message, MAX_MESSAGE_CHARS)
         super().__init__(message)
         self.code = code
         self.message = message

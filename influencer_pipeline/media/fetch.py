@@ -57,6 +57,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
+from influencer_pipeline.display import redact, show
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.probe import VIDEO_CONTAINER_KINDS, sniff_container
 
@@ -291,19 +292,32 @@ def looks_like_text(head: bytes) -> bool:
 
 
 def page_snippet(head: bytes, limit: int = 80) -> str | None:
-    """A short human hint from an error page: its <title>, <h1>, XML <Message>, or first text."""
+    """A short, safe hint from a web page: its <title>, <h1> or XML <Message>, else None.
+
+    Never the page's other text (a JSON or plain-text body may carry anything), and the hint is
+    made safe to show (``display.show``: redacted, printable, at most ``limit`` characters).
+    """
     text = head.decode("utf-8", errors="replace")
     for pattern in (r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>", r"<Message>(.*?)</"):
         match = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
         if match and match.group(1).strip():
-            text = match.group(1)
-            break
-    else:
-        text = re.sub(r"<[^>]*>", " ", text)
-    text = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", text)).split())
-    if not text:
-        return None
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+            found = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", match.group(1))).split())
+            return show(found, limit) if found else None
+    return None
+
+
+def describe_text(head: bytes) -> str:
+    """What kind of text ``head`` is, in words (never quoting it)."""
+    body = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:512].lower()
+    if body.startswith((b"<!doctype html", b"<html")) or b"<html" in body or b"<body" in body:
+        return "an HTML page"
+    if body.startswith(b"#extm3u"):
+        return "an M3U/HLS playlist"
+    if body.startswith(b"<"):
+        return "XML"
+    if body.startswith((b"{", b"[")):
+        return "JSON"
+    return "plain text"
 
 
 def _media_type(content_type: str | None) -> str:
@@ -319,18 +333,32 @@ def _is_text_type(media_type: str) -> bool:
 
 
 def _html_error(source: str, head: bytes, why: str) -> MediaError:
+    """A server's text response instead of video: what it is, and at most the page's title."""
     snippet = page_snippet(head)
-    hint = f"; page says {snippet!r}" if snippet else ""
-    return MediaError("html_page", f"{source} returned a web page instead of a video ({why}){hint}")
+    hint = f"; page says '{snippet}'" if snippet else ""
+    kind = describe_text(head)
+    return MediaError(
+        "html_page", f"{source} returned {kind} instead of a video ({why}){hint}".replace("  ", " ")
+    )
+
+
+def _text_file_error(source: str, head: bytes) -> MediaError:
+    """A local text file instead of video: what it is, never a word of its content."""
+    return MediaError(
+        "html_page",
+        f"{source} is a text file ({describe_text(head)}), not a video; its content is not shown",
+    )
 
 
 class _Sink:
     """Writes chunks to the temp file, hashing, counting, sniffing and enforcing the size cap."""
 
-    def __init__(self, fh, max_bytes: int, source: str) -> None:
+    def __init__(self, fh, max_bytes: int, source: str, remote: bool, why: str = "") -> None:
         self.fh = fh
         self.max_bytes = max_bytes
         self.source = source
+        self.remote = remote  # a server's response (its page title may be quoted), else a file
+        self.why = why
         self.digest = hashlib.sha256()
         self.size = 0
         self.head = b""
@@ -361,7 +389,10 @@ class _Sink:
         self.checked = True
         self.sniffed = sniff_container(self.head)
         if self.sniffed not in VIDEO_CONTAINER_KINDS and looks_like_text(self.head):
-            raise _html_error(self.source, self.head, "the body is text, not video data")
+            if not self.remote:
+                raise _text_file_error(self.source, self.head)
+            why = "the body is text, not video data" + (f"; {self.why}" if self.why else "")
+            raise _html_error(self.source, self.head, why)
 
     def finish(self) -> None:
         """Final checks once the body is complete."""
@@ -422,7 +453,7 @@ def _fetch_local(url: str, dest_dir: Path, policy: FetchPolicy, started: float) 
         os.close(fd)
         raise MediaError("file_not_found", f"{raw} is not a regular file")
     with os.fdopen(fd, "rb") as src, _temp_file(dest_dir) as (path, fh):
-        sink = _Sink(fh, policy.max_bytes, str(raw))
+        sink = _Sink(fh, policy.max_bytes, str(raw), remote=False)
         while chunk := src.read(CHUNK_BYTES):
             sink.write(chunk)
         sink.finish()
@@ -447,15 +478,15 @@ def _check_hop(url: str, policy: FetchPolicy) -> None:
     if scheme not in ("http", "https"):
         raise MediaError(
             "unsupported_scheme",
-            f"{safe_url(url)}: only http and https URLs are fetched, not {scheme!r}",
+            f"{redact(url)}: only http and https URLs are fetched, not {scheme!r}",
         )
     host = parts.hostname
     if not host:
-        raise MediaError("dns", f"{safe_url(url)} has no host name")
+        raise MediaError("dns", f"{redact(url)} has no host name")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise MediaError("connect", f"{safe_url(url)} has an invalid port") from None
+        raise MediaError("connect", f"{redact(url)} has an invalid port") from None
     addresses = resolve_host(host, port)
     if not policy.allow_private_networks:
         check_addresses(host, addresses)
@@ -511,8 +542,8 @@ def _http_status_error(response: requests.Response, url: str) -> MediaError:
     status = response.status_code
     head = _read_some(response, SNIPPET_BYTES)
     snippet = page_snippet(head) if looks_like_text(head) else None
-    reason = response.reason or ""
-    hint = f"; page says {snippet!r}" if snippet else ""
+    reason = show(response.reason or "", 80)  # the server's reason phrase: any bytes at all
+    hint = f"; page says '{snippet}'" if snippet else ""
     retry_after = _retry_after(response.headers.get("Retry-After"))
     return MediaError(
         f"http_{status}",
@@ -522,25 +553,9 @@ def _http_status_error(response: requests.Response, url: str) -> MediaError:
     )
 
 
-def safe_url(url: str) -> str:
-    """``url`` without credentials or query string (signed URLs carry secrets there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    with contextlib.suppress(ValueError):
-        host += f":{parts.port}" if parts.port else ""
-    query = "?…" if parts.query else ""
-    return f"{parts.scheme}://{host}{parts.path}{query}"
-
-
-def _scrub(text: str, url: str) -> str:
-    """``text`` with ``url``'s query string and credentials replaced, and squeezed to one line."""
-    parts = urlsplit(url)
-    for secret in (parts.query, parts.password, parts.username):
-        if secret:
-            text = text.replace(secret, "…")
-    return " ".join(text.split())
+def _one_line(text: str) -> str:
+    """``text`` redacted (``display.redact``) and squeezed to one line."""
+    return " ".join(redact(text).split())
 
 
 def _network_error(
@@ -554,7 +569,7 @@ def _network_error(
         cause = cause.__cause__ or cause.__context__ or (cause.args[0] if cause.args else None)
         if not isinstance(cause, BaseException):
             cause = None
-    detail = _scrub(str(getattr(chain[-1], "reason", None) or chain[-1]), url)
+    detail = _one_line(str(getattr(chain[-1], "reason", None) or chain[-1]))
     if isinstance(exc, requests.ConnectTimeout):
         return MediaError(
             "timeout", f"connecting to {host} took longer than {timeouts[0]:g} s", retryable=True
@@ -572,7 +587,7 @@ def _network_error(
             "truncated", f"the connection to {host} broke mid-download: {detail}", retryable=True
         )
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
-        return MediaError("unsupported_scheme", f"{safe_url(url)} is not a usable URL: {detail}")
+        return MediaError("unsupported_scheme", f"{redact(url)} is not a usable URL: {detail}")
     return MediaError("connect", f"cannot connect to {host}: {detail}", retryable=True)
 
 
@@ -585,7 +600,7 @@ def _one_try(
         _check_hop(url, policy)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise MediaError("timeout", f"gave up on {safe_url(url)}: total time limit reached")
+            raise MediaError("timeout", f"gave up on {redact(url)}: total time limit reached")
         timeout = (min(policy.connect_timeout_s, remaining), min(policy.read_timeout_s, remaining))
         try:
             response = session.get(url, stream=True, allow_redirects=False, timeout=timeout)
@@ -600,7 +615,7 @@ def _one_try(
                     raise MediaError(
                         "too_many_redirects",
                         f"more than {policy.max_redirects} redirects{loop}, starting at "
-                        f"{safe_url(visited[0])}",
+                        f"{redact(visited[0])}",
                     )
                 continue
             if response.status_code >= 300:
@@ -612,10 +627,11 @@ def _stream_body(
     response: requests.Response, url: str, dest_dir: Path, policy: FetchPolicy, deadline: float
 ) -> FetchResult:
     content_type = response.headers.get("Content-Type")
-    source = safe_url(url)
-    if _is_text_type(_media_type(content_type)):
-        head = _read_some(response, SNIPPET_BYTES)
-        raise _html_error(source, head, f"HTTP {response.status_code}, {_media_type(content_type)}")
+    source = redact(url)
+    # A text Content-Type alone refuses nothing: servers mislabel real videos (an MP4 served as
+    # text/plain). The sink judges the first bytes: video magic passes, text is refused.
+    declared = _media_type(content_type)
+    why = f"HTTP {response.status_code}, {declared}" if _is_text_type(declared) else ""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > policy.max_bytes:
         raise MediaError(
@@ -624,7 +640,7 @@ def _stream_body(
             f"{policy.max_bytes:,}; not downloaded",
         )
     with _temp_file(dest_dir) as (path, fh):
-        sink = _Sink(fh, policy.max_bytes, source)
+        sink = _Sink(fh, policy.max_bytes, source, remote=True, why=why)
         try:
             for chunk in _arriving(response, CHUNK_BYTES):
                 sink.write(chunk)
@@ -677,7 +693,7 @@ def fetch_to_file(url: str, dest_dir: Path, policy: FetchPolicy) -> FetchResult:
     if scheme not in ("http", "https"):
         raise MediaError(
             "unsupported_scheme",
-            f"{_scrub(url, url)[:200]!r}: only http, https and file URLs are supported, not "
+            f"'{show(_one_line(url), 200)}': only http, https and file URLs are supported, not "
             f"{scheme or 'no scheme'!r}",
             attempts=0,
         )

@@ -67,6 +67,7 @@ from PIL import Image
 from influencer_pipeline.lake_schema import VIDEO_FRAMES
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.phash import check_rgb, hash_image
+from influencer_pipeline.media.placement import placement_columns
 from influencer_pipeline.media.probe import DEFAULT_MAX_PIXELS
 
 BLACK_LUMA_P99 = 40.0  # 0-255 luma: a frame whose bright end is this dark is black
@@ -523,7 +524,11 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
 def frames_table(video_id: str, result: SampleResult, config: SamplingConfig) -> pd.DataFrame:
     """The ``video_frames`` rows of one video (exactly VIDEO_FRAMES' columns, time order)."""
     rows = []
-    for i, frame in enumerate(sorted(result.frames, key=lambda f: f.timestamp_s)):
+    ordered = sorted(result.frames, key=lambda f: f.timestamp_s)
+    box, centres = placement_columns(
+        [f.rgb for f in ordered], [f.role == ROLE_BODY for f in ordered]
+    )
+    for i, frame in enumerate(ordered):
         y = luma(frame.rgb)
         phash, dhash = hash_image(frame.rgb)
         reason = classify_blank(frame.rgb)
@@ -542,6 +547,8 @@ def frames_table(video_id: str, result: SampleResult, config: SamplingConfig) ->
                 "std_luma": float(y.std()),
                 "is_blank": reason is not None,
                 "blank_reason": reason,
+                "centre_hashes": centres[i],
+                "content_box": list(box),
             }
         )
     table = pd.DataFrame(rows, columns=VIDEO_FRAMES.names)

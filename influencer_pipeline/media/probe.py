@@ -164,8 +164,9 @@ def isobmff_truncation(path: Path) -> str | None:
             seen.append(box_type)
             if offset + box_size > size:
                 name = box_type.decode("latin-1")
+                name = f"'{name}' box" if name.isalnum() else "box"  # the file's bytes: no quoting
                 return (
-                    f"the '{name}' box at byte {offset} declares {box_size} bytes but the file has "
+                    f"the {name} at byte {offset} declares {box_size} bytes but the file has "
                     f"only {size - offset} left ({size} bytes in all)"
                 )
             offset += box_size

@@ -1,4 +1,8 @@
-"""Re-upload style transformations of a video (re-encode, resize, crop, trim) with PyAV.
+"""Re-upload style transformations of a video (re-encode, resize, crop, trim, placement) with PyAV.
+
+A *placement* (``aspect``) cuts the picture to another width:height around its centre (moved by
+``crop_shift`` of the height), as a 1:1 or 4:5 upload of a 9:16 ad does; ``letterbox`` puts that
+cut back into the original canvas between black bars instead of scaling it.
 
 Used by the demo generator to make realistic re-uploads and by tests of duplicate detection.
 """
@@ -48,6 +52,24 @@ def _frames(
     return fps, generate()
 
 
+def _placement(
+    frame: np.ndarray, aspect: tuple[int, int], shift: float, letterbox: bool
+) -> np.ndarray:
+    """The frame cut to ``aspect`` around its (shifted) centre, letterboxed back if asked."""
+    h, w = frame.shape[:2]
+    cut_w = min(w, _even(h * aspect[0] / aspect[1]))
+    cut_h = min(h, _even(cut_w * aspect[1] / aspect[0]))
+    top = min(max(0, round((h - cut_h) / 2 + shift * h)), h - cut_h)
+    left = (w - cut_w) // 2
+    cut = frame[top : top + cut_h, left : left + cut_w]
+    if not letterbox:
+        return cut
+    canvas = np.zeros_like(frame)
+    y, x = (h - cut_h) // 2, (w - cut_w) // 2
+    canvas[y : y + cut_h, x : x + cut_w] = cut
+    return canvas
+
+
 def transform_video(
     src: str | Path,
     dst: str | Path,
@@ -58,9 +80,13 @@ def transform_video(
     trim_end_s: float = 0.0,
     crf: int = 23,
     preset: str = "veryfast",
+    aspect: tuple[int, int] | None = None,
+    crop_shift: float = 0.0,
+    letterbox: bool = False,
 ) -> Path:
-    """Write a re-upload of ``src`` to ``dst``: cropped by ``crop`` (fraction per side), resized by
-    ``scale``, trimmed by ``trim_start_s``/``trim_end_s`` seconds and re-encoded with H.264."""
+    """Write a re-upload of ``src`` to ``dst``: cropped by ``crop`` (fraction per side), cut to
+    ``aspect`` (see the module doc), resized by ``scale``, trimmed by ``trim_start_s`` /
+    ``trim_end_s`` seconds and re-encoded with H.264."""
     if not 0 <= crop < 0.5:
         raise ValueError("crop must be a fraction per side in [0, 0.5)")
     if scale <= 0:
@@ -72,6 +98,8 @@ def transform_video(
             h, w = decoded.shape[:2]
             dy, dx = round(h * crop), round(w * crop)
             out = decoded[dy : h - dy, dx : w - dx] if dy or dx else decoded
+            if aspect is not None:
+                out = _placement(out, aspect, crop_shift, letterbox)
             h, w = out.shape[:2]
             size = (_even(w * scale), _even(h * scale))
             if size != (w, h):

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import VIDEO_FILES
 from influencer_pipeline.media.blobs import BlobStore, suffix_for_container
-from influencer_pipeline.media.errors import MediaError
+from influencer_pipeline.media.errors import MAX_MESSAGE_CHARS, MediaError
 from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file
 from influencer_pipeline.media.probe import probe_video
 
@@ -27,7 +28,8 @@ def failed_row(video_id: str, url: str, code: str, message: str, **known: Any) -
     """A VIDEO_FILES row for a video that could not be fetched or read."""
     row: dict[str, Any] = dict.fromkeys(VIDEO_FILES.names)
     row.update(known)
-    row.update(video_id=video_id, video_url=url, status="failed", error_code=code, error=message)
+    error = show(message, MAX_MESSAGE_CHARS)  # safe to show wherever it goes (display.show)
+    row.update(video_id=video_id, video_url=url, status="failed", error_code=code, error=error)
     row["fetched_at"] = row["fetched_at"] or datetime.now(UTC)
     return row
 

@@ -3,7 +3,8 @@
 Choosing the card frames (``select_card_frames``), among the outro-role frames, last first:
 1. Blank frames are skipped: ``is_blank`` from the frames table, and, so that a black frame can
    never become a fingerprint even in a table without that flag, any frame whose luma 99th
-   percentile is <= ``dark_luma_p99`` or whose luma std is < ``flat_luma_std``.
+   percentile is <= ``dark_luma_p99`` or whose luma std is < ``flat_luma_std``. So are frames
+   under ``min_card_side`` px on a side (a 1x1 or 2x2 clip shows no card: "too_small").
 2. The remaining frames are cut into *runs* going back in time: a frame joins the current run
    while its mean absolute difference to the run's latest frame (32 x 32 grey, 0-255) is below
    ``stable_mad``. A held card differs from itself only by coding noise (< 3 levels, also for the
@@ -22,7 +23,8 @@ Choosing the card frames (``select_card_frames``), among the outro-role frames, 
    to the end passes these rules too and is fingerprinted like a card.
 
 The signature of one card frame (``card_signature``):
-- *Content box*: cards are a few elements on a plain or smooth background, so the frame is cut to
+- *Content box*: symmetric flat margins (the bars of a letterboxed or pillarboxed placement) are
+  cut off first; cards are a few elements on a plain or smooth background, so the frame is cut to
   the box around its content (pixels that differ from a local box blur by more than
   ``content_delta``, grouped into blobs; blobs under ``content_min_share`` of the content, such as
   confetti or specks at the edge, do not stretch the box). Hashing the box instead of the frame
@@ -49,19 +51,14 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
+from influencer_pipeline.media.placement import flat_bars
+from influencer_pipeline.outro.lab import colour_delta_e, rgb_to_lab
+
+__all__ = ["colour_delta_e", "rgb_to_lab"]  # re-exported: grouping and tests import them here
+
 REQUIRED_COLUMNS = ("video_id", "role", "timestamp_s", "image")
 ROLE_OUTRO = "outro"
 
-# sRGB (D65) -> XYZ matrix and the D65 white point, for the Lab colour grid.
-_RGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ],
-    dtype=np.float64,
-)
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
 _SMALL = 32  # side of the grey thumbnail used for run and fade decisions
 _CELL = 8  # pixels per colour-grid cell before averaging
 
@@ -85,7 +82,7 @@ class FingerprintConfig:
     analysis_side: int = 512  # longest side at which the content box is searched
     content_delta: float = 25.0  # levels (any channel) off the local blur that count as content
     content_blur_frac: float = 0.06  # local blur window, as a share of the analysis side
-    content_min_share: float = 0.02  # blobs smaller than this share of all content are ignored
+    content_min_share: float = 0.005  # blobs smaller than this share of all content are ignored
     content_pad: float = 0.04  # margin added around the content box, per side, share of the box
     dark_luma_p99: float = 40.0  # a frame whose bright end is this dark is black
     flat_luma_std: float = 2.0  # a frame this flat is uniform
@@ -94,6 +91,7 @@ class FingerprintConfig:
     fade_std_ratio: float = 0.85  # ...and contrast below this share of the brighter copy
     min_stable_frames: int = 2
     max_card_frames: int = 5
+    min_card_side: int = 32  # px; a smaller picture (a 1x1 or 2x2 clip) is never a card
     settle_bits: int = 20  # card frames must be this close (pHash bits) to the last card frame
     settle_delta_e: float = 3.0  # ...and this close in colour (90th percentile cell delta E)
 
@@ -214,31 +212,6 @@ def hex_to_bits(value: str, n_bits: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:n_bits].astype(bool)
 
 
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIE Lab (D65) of sRGB values in 0-255 (any shape ending in 3)."""
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _RGB_TO_XYZ.T / _WHITE_D65
-    eps, kappa = 216 / 24389, 24389 / 27
-    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
-    lightness = 116 * f[..., 1] - 16
-    a = 500 * (f[..., 0] - f[..., 1])
-    b = 200 * (f[..., 1] - f[..., 2])
-    return np.stack([lightness, a, b], axis=-1)
-
-
-def colour_delta_e(lab_difference: np.ndarray, quantile: float = 0.9) -> np.ndarray:
-    """CIE76 delta E at ``quantile`` over the grid cells (an order statistic, no interpolation).
-
-    ``lab_difference`` has shape (..., cells, 3); with 64 cells and 0.9 it is the 7th largest cell
-    difference: a few cells shifted at an element's edge do not decide, a recoloured element does.
-    """
-    squared = np.einsum("...k,...k->...", lab_difference, lab_difference)
-    n_cells = squared.shape[-1]
-    k = min(n_cells - 1, max(0, round(quantile * (n_cells - 1))))
-    return np.sqrt(np.partition(squared, k, axis=-1)[..., k])
-
-
 def _luma(rgb: np.ndarray) -> np.ndarray:
     rgb = rgb.astype(np.float32)
     return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
@@ -247,6 +220,10 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 def content_box(image: Image.Image, config: FingerprintConfig) -> tuple[int, int, int, int]:
     """Box (x0, y0, x1, y1) around the image's content (see the module doc); whole image if none."""
     rgb = image.convert("RGB")
+    bx0, by0, bx1, by1 = flat_bars(np.asarray(rgb))  # letterbox / pillarbox bars are not the card
+    if (bx0, by0) != (0, 0):
+        x0, y0, x1, y1 = content_box(rgb.crop((bx0, by0, bx1, by1)), config)
+        return (x0 + bx0, y0 + by0, x1 + bx0, y1 + by0)
     width, height = rgb.size
     scale = min(1.0, config.analysis_side / max(width, height))
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
@@ -342,6 +319,9 @@ def _load_outro_frames(
         except (UnidentifiedImageError, OSError, TypeError, ValueError):
             skipped.append((index, "bad_image"))
             continue
+        if min(image.size) < config.min_card_side:  # too few pixels to hold a card's content
+            skipped.append((index, "too_small"))
+            continue
         luma = _luma(np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BOX)))
         if np.percentile(luma, 99) <= config.dark_luma_p99 or luma.std() < config.flat_luma_std:
             skipped.append((index, "blank"))
@@ -402,6 +382,14 @@ def _select(
     n_outro, usable = _load_outro_frames(frames, config, skipped)
     if n_outro == 0:
         return [], "no_outro_frames", f"video {video_id} has no outro-role frames", skipped
+    if not usable and any(why == "too_small" for _, why in skipped):
+        return (
+            [],
+            "too_small",
+            f"the outro frames of {video_id} are smaller than {config.min_card_side} px on a "
+            "side: too small to show a card",
+            skipped,
+        )
     if not usable:
         why = "blank or unreadable"
         return [], "all_blank", f"all {n_outro} outro frames of {video_id} are {why}", skipped

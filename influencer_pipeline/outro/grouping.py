@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,7 @@ from influencer_pipeline.outro.fingerprint import (
     OutroInputError,
     colour_delta_e,
 )
+from influencer_pipeline.outro.verify import CardPatch, VerifyConfig, card_patch, compare_cards
 
 GROUP_COLUMNS = (
     "video_id",
@@ -98,6 +99,7 @@ class GroupingConfig:
     lsh_seed: int = 20240601
     medoid_sample: int = 200
     refine_rounds: int = 3
+    verify: VerifyConfig | None = field(default_factory=VerifyConfig)  # None: hashes decide
 
     def __post_init__(self) -> None:
         if self.max_phash_bits < 0 or self.max_colour_delta_e <= 0:
@@ -143,6 +145,9 @@ class _Space:
 
     def __init__(self, fingerprints: Sequence[OutroFingerprint], config: GroupingConfig) -> None:
         self.config = config
+        self.fingerprints = fingerprints
+        self.patches: dict[int, CardPatch | None] = {}
+        self.verdicts: dict[tuple[int, int], bool] = {}
         bits = np.stack([f.bits() for f in fingerprints])
         self.bits = bits
         n_words = -(-bits.shape[1] // 64)
@@ -162,7 +167,10 @@ class _Space:
         return bits, delta_e
 
     def distances(self, i: int, js: np.ndarray, exact: bool = False) -> np.ndarray:
-        """Combined distances from i to js; inf beyond the bit limit unless ``exact``."""
+        """Combined distances from i to js; inf beyond the bit limit unless ``exact``.
+
+        Unless ``exact``, a pair within 1 that fails the side-by-side check (``verify``) is inf.
+        """
         js = np.asarray(js, dtype=np.int64)
         bits = np.bitwise_count(self.words[js] ^ self.words[i]).sum(axis=1).astype(np.int64)
         out = np.full(len(js), np.inf)
@@ -171,7 +179,28 @@ class _Space:
             diff = self.lab[js[near]] - self.lab[i]
             delta_e = colour_delta_e(diff, self.config.colour_quantile)
             out[near] = np.maximum(bits[near] * self.bit_scale, delta_e * self.colour_scale)
+        if not exact and self.config.verify is not None:
+            for k in np.flatnonzero(out <= 1.0):
+                if not self.same_card(i, int(js[k])):
+                    out[k] = np.inf
         return out
+
+    def _patch(self, i: int) -> CardPatch | None:
+        if i not in self.patches:
+            self.patches[i] = card_patch(self.fingerprints[i], self.config.verify)
+        return self.patches[i]
+
+    def same_card(self, i: int, j: int) -> bool:
+        """The side-by-side check of two cards (True when either image cannot be read)."""
+        if i == j:
+            return True
+        key = (min(i, j), max(i, j))
+        if key not in self.verdicts:
+            a, b = self._patch(key[0]), self._patch(key[1])
+            self.verdicts[key] = (
+                True if a is None or b is None else compare_cards(a, b, self.config.verify).same
+            )
+        return self.verdicts[key]
 
     def block(self, items: np.ndarray, chunk: int = 64) -> np.ndarray:
         """Combined distances between all pairs of ``items`` (len x len)."""

@@ -18,9 +18,31 @@ estimated from the data):
 * ``tau^2`` (between-influencer variance) is the precision-weighted method-of-moments estimate
   of DerSimonian and Laird: with weights ``w_i = n_i / s_i^2`` and ``ybar_w`` their weighted
   mean, ``Q = sum_i w_i (ybar_i - ybar_w)^2`` and
-  ``tau^2 = max(0, (Q - (k - 1)) / (sum w_i - sum w_i^2 / sum w_i))`` (0 when k < 2). Weighting
-  by precision keeps a single lucky video from inflating the between-influencer variance, which
-  an unweighted variance of the means would do, weakening the very shrinkage it needs.
+  ``tau^2_DL = max(0, (Q - (k - 1)) / (sum w_i - sum w_i^2 / sum w_i))``. Weighting by precision
+  keeps a single lucky video from inflating the between-influencer variance, which an unweighted
+  variance of the means would do, weakening the very shrinkage it needs.
+* **Floor on tau^2.** The estimate used is ``tau^2 = max(tau^2_DL, TAU2_FLOOR_SHARE * sigma^2)``
+  (k >= 2). Without a floor, small or homogeneous sheets collapse: ``tau^2_DL`` is exactly 0
+  whenever ``Q <= k - 1``, which with a handful of influencers happens about half the time even
+  when they do differ; then every ``B_i = 1``, every score is the overall mean with a zero-width
+  interval, and the order is decided by the tie-breakers (video counts and ids: on an 8-video
+  sheet a 0.45 mean ranked above a 0.60 mean). A variance of exactly 0 says "all influencers are
+  identical", which is never what a ranking assumes and which the data cannot prove. The floor
+  is a weak assumption: true influencer means differ by at least ``sqrt(0.1) ~ 0.32`` of one
+  video's noise (an intra-class correlation of at least 9 %, modest for creator effects). It is
+  a lower bound only: whenever the data show more heterogeneity, the estimate is the data's
+  (the 54-video demo: ``tau^2_DL`` = 0.211, floor 0.015, so nothing changes there). With the
+  floor every ``B_i`` is below 1, so the score orders by the evidence - the own mean, trusted
+  more the more (and the more consistent) the videos - and the interval has a width whenever a
+  video's noise is positive (all scores identical: the data say every influencer ties, width 0).
+  The 8-video example: before, all four scores 0.494 [0.494, 0.494], the 0.45 mean (3 videos)
+  first and the 0.60 mean (1 video) last; now 0.60 first (0.503 [0.368, 0.639]) and 0.45 last
+  (0.484 [0.359, 0.610]).
+* **Can the data tell influencers apart?** Cochran's test of homogeneity: under "all true means
+  equal", ``Q`` follows chi^2 with ``k - 1`` degrees of freedom; ``heterogeneity_p`` is its
+  p-value and ``distinguishable`` is ``p < 0.05`` (false for fewer than two influencers). The
+  report says so in a banner when they cannot be told apart: the order is then the best guess
+  from little evidence, not a finding.
 * Shrinkage ``B_i = (s_i^2/n_i) / (s_i^2/n_i + tau^2)`` and the score
   ``theta_hat_i = mu + (1 - B_i) (ybar_i - mu)``: an influencer with one lucky video is pulled
   toward the overall mean (the more, the noisier single videos are compared with how much
@@ -50,6 +72,8 @@ from scipy import stats
 CountMode = Literal["each_post", "canonical_once"]
 Z_95 = 1.959963984540054
 PRIOR_DF = 4.0  # weight of the pooled variance in each influencer's moderated variance
+TAU2_FLOOR_SHARE = 0.1  # tau^2 >= this share of the within variance (see the module docstring)
+HETEROGENEITY_ALPHA = 0.05  # Cochran's Q test: influencers distinguishable when p < this
 
 RANK_COLUMNS = [
     "rank",
@@ -71,6 +95,8 @@ RANK_COLUMNS = [
     "shrinkage",
     "consistency",
     "consistently_above_average",
+    "distinguishable",
+    "heterogeneity_p",
     "video_ids",
 ]
 
@@ -89,9 +115,17 @@ class PopulationStats:
 
     overall_mean: float
     within_variance: float  # sigma^2
-    between_variance: float  # tau^2
+    between_variance: float  # tau^2 used: the DerSimonian-Laird estimate, at least the floor
     n_influencers: int
     n_observations: int
+    between_variance_estimate: float = 0.0  # tau^2_DL before the floor
+    heterogeneity_p: float = float("nan")  # Cochran's Q test; NaN for fewer than 2 influencers
+
+    @property
+    def distinguishable(self) -> bool:
+        """Whether the data tell influencers apart (Cochran's Q test at HETEROGENEITY_ALPHA)."""
+        p_value = self.heterogeneity_p
+        return bool(np.isfinite(p_value) and p_value < HETEROGENEITY_ALPHA)
 
 
 def observations(videos: pd.DataFrame, count: CountMode = "each_post") -> pd.DataFrame:
@@ -161,14 +195,19 @@ def population_stats(obs: pd.DataFrame) -> PopulationStats:
     else:
         sigma2 = float(np.var(y, ddof=1)) if len(y) > 1 else 0.0
     k = len(n_i)
-    tau2 = 0.0
+    tau2_dl, p_value = 0.0, float("nan")
     noise = moderated_variances(groups.var(ddof=1).fillna(0.0), n_i, sigma2) / n_i
     if k >= 2 and (noise > 0).all():
         w = 1.0 / noise.to_numpy(float)
         means = mean_i.to_numpy(float)
         q = float(np.sum(w * (means - np.sum(w * means) / w.sum()) ** 2))
-        tau2 = max(0.0, (q - (k - 1)) / float(w.sum() - np.sum(w**2) / w.sum()))
-    return PopulationStats(float(np.mean(y)), sigma2, tau2, k, len(y))
+        tau2_dl = max(0.0, (q - (k - 1)) / float(w.sum() - np.sum(w**2) / w.sum()))
+        p_value = float(stats.chi2.sf(q, k - 1))
+    elif k >= 2:  # every influencer's noise is 0: all scores agree within influencers
+        spread = float(np.ptp(mean_i.to_numpy(float)))
+        p_value = 0.0 if spread > 0 else 1.0
+    tau2 = max(tau2_dl, TAU2_FLOOR_SHARE * sigma2) if k >= 2 else 0.0
+    return PopulationStats(float(np.mean(y)), sigma2, tau2, k, len(y), tau2_dl, p_value)
 
 
 def rank_influencers(videos: pd.DataFrame, count: CountMode = "each_post") -> pd.DataFrame:
@@ -223,6 +262,8 @@ def rank_influencers(videos: pd.DataFrame, count: CountMode = "each_post") -> pd
                 "shrinkage": shrinkage,
                 "consistency": float((y > pop.overall_mean).mean()),
                 "consistently_above_average": bool(n >= 2 and ci_low > pop.overall_mean),
+                "distinguishable": pop.distinguishable,
+                "heterogeneity_p": pop.heterogeneity_p,
                 "video_ids": video_ids,
             }
         )

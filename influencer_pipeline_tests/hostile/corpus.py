@@ -17,7 +17,6 @@ import io
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,90 +27,18 @@ from PIL import Image
 
 from influencer_pipeline.catalog.urls import MAX_URL_LENGTH
 from influencer_pipeline_tests.hostile import media, sheets
-
-# --- expected outcomes -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """The row is in ``rejected_rows`` with this ``reason_code``."""
-
-    reason_code: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The row's video partition is ``status == "failed"`` with this ``error_code``."""
-
-    error_code: str
-
-
-@dataclass(frozen=True)
-class Ok:
-    """The row's partition is ``status == "ok"``; ``check(files_row, frames)`` asserts more."""
-
-    check: Callable[[pd.Series, pd.DataFrame], None] | None = None
-
-
-@dataclass(frozen=True)
-class SheetFails:
-    """Reading the sheet raises ``SheetError`` with this ``code``."""
-
-    code: str
-
-
-@dataclass(frozen=True)
-class Loads:
-    """The sheet loads; ``check(catalog, rejected)`` asserts what became of its rows."""
-
-    check: Callable[[pd.DataFrame, pd.DataFrame], None]
-
-
-# --- where a pipeline corpus lives -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Where:
-    """The corpus sheet's folder (the allowed local root), a folder outside it, the server."""
-
-    sheet_dir: Path
-    outside: Path
-    port: int
-
-    def secret(self, name: str) -> Path:
-        """A real video outside the allowed folder (one per case: same file, same video)."""
-        path = self.outside / name
-        return path if path.exists() else media.private_clip(self.outside, name)
-
-
-@dataclass(frozen=True)
-class RowCase:
-    """One sheet row of the pipeline corpus: ``cell(where)`` makes its files, returns its URL."""
-
-    id: str
-    cell: Callable[[Where], str]
-    expect: Rejected | Failed | Ok
-    score: str = "0.5"
-
-
-@dataclass(frozen=True)
-class SheetCase:
-    """A whole sheet: ``build(folder)`` writes it and returns its path."""
-
-    id: str
-    build: Callable[[Path], Path]
-    expect: SheetFails | Loads
-
-
-@dataclass(frozen=True)
-class FetchCase:
-    """A server route fetched with the default policy (127.0.0.1 counted as public)."""
-
-    id: str
-    route: str
-    code: str
-    policy: dict[str, object] = field(default_factory=dict)
-
+from influencer_pipeline_tests.hostile.cases import (
+    Failed,
+    FetchCase,
+    Loads,
+    Ok,
+    Rejected,
+    RowCase,
+    SheetCase,
+    SheetFails,
+    Where,
+)
+from influencer_pipeline_tests.hostile.shown import SHOWN_ROW_CASES, SHOWN_SHEET_CASES
 
 # --- checks of odd-but-valid videos ------------------------------------------------------------
 
@@ -331,6 +258,8 @@ ROW_CASES: list[RowCase] = [
     RowCase("private_172_16", _fixed("http://172.16.5.4:8080/v.mp4"), Failed("private_address")),
     RowCase("shared_cgnat", _fixed("http://100.64.0.1/v.mp4"), Failed("private_address")),
     RowCase("unique_local_ipv6", _fixed("http://[fd00::1]/v.mp4"), Failed("private_address")),
+    # what a person is shown (issue 14): escapes, local files' content, secrets, tiny clips
+    *SHOWN_ROW_CASES,
 ]
 
 # The good videos of the pipeline corpus: status ok, each with an influencer found by its face.
@@ -411,6 +340,7 @@ SHEET_CASES: list[SheetCase] = [
     SheetCase(
         "hundred_thousand_rows_csv", sheets.hundred_thousand_rows_csv, Loads(_hundred_thousand)
     ),
+    *SHOWN_SHEET_CASES,  # worksheets, escapes in headers (issue 14)
 ]
 
 # --- network responses -------------------------------------------------------------------------

@@ -6,6 +6,10 @@ embedder) materializes every asset for it while the hostile HTTP server listens,
 show that no refused URL was ever requested. The result is cached for the test session, so
 several test modules can inspect the same lake.
 
+A second server on 127.0.0.2 (``ShownHandler``: reason phrases, page titles, mislabelled and
+signed videos) is counted as public for this run by replacing ``fetch.is_public_address`` so that
+exactly that address passes; every 127.0.0.1 spelling is still refused by the real rule.
+
 The runs use Dagster's in-process executor: the same jobs, IO manager and lake, without a
 process per step (here, on 2 busy cores: 16 s instead of 176-270 s with the CLI's default
 multiprocess executor, which test_pipeline_end_to_end covers). ``HOSTILE_EXECUTOR=multiprocess``
@@ -26,13 +30,27 @@ import pyarrow.parquet as pq
 import pytest
 
 from influencer_pipeline.defs.resources import EMBEDDER_ENV
+from influencer_pipeline.media import fetch
 from influencer_pipeline.paths import LAKE_ENV
 from influencer_pipeline.run_pipeline import RunReport, run_pipeline
 from influencer_pipeline_tests.hostile import media
 from influencer_pipeline_tests.hostile.corpus import GOOD_VIDEOS, ROW_CASES, Where
 from influencer_pipeline_tests.hostile.server import serve
+from influencer_pipeline_tests.hostile.shown import OPEN_VIDEO_PATHS, ShownHandler
 
 EXECUTOR = os.environ.get("HOSTILE_EXECUTOR", "in_process")
+OPEN_HOST = "127.0.0.2"  # the open server: counted as public for this run (in-process only)
+
+
+def _open_host_counts_as_public():
+    """``fetch.is_public_address`` that calls exactly OPEN_HOST public: the 127.0.0.1 server
+    (and every other loopback spelling) is still refused by the real rule."""
+    real = fetch.is_public_address
+
+    def judged(address: object) -> bool:
+        return str(address).split("%")[0] == OPEN_HOST or real(address)  # type: ignore[arg-type]
+
+    return judged
 
 
 @dataclass
@@ -100,11 +118,19 @@ def run_corpus(root: Path) -> CorpusRun:
     outside.mkdir()
     lake, home = root / "lake", root / "dagster_home"
     log: list[str] = []
-    with serve(media.private_clip(root, "served.mp4").read_bytes()) as server:
-        where = Where(where_dir, outside, server.server_address[1])
+    video = media.private_clip(root, "served.mp4").read_bytes()
+    open_video = media.private_clip(root, "open.mp4").read_bytes()
+    with serve(video) as server, serve(open_video, ShownHandler, host=OPEN_HOST) as op:
+        op.variants = {  # type: ignore[attr-defined]
+            path: media.private_clip(root, f"open{i}.mp4").read_bytes()
+            for i, path in enumerate(OPEN_VIDEO_PATHS)
+        }
+        where = Where(where_dir, outside, server.server_address[1], op.server_address[1])
         sheet, row_of = _write_sheet(where)
         started = time.monotonic()
         with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(fetch, "is_public_address", _open_host_counts_as_public())
+            fetch.clear_dns_cache()
             mp.setenv("DAGSTER_HOME", str(home))
             mp.setenv(LAKE_ENV, str(lake))  # recorded, so run_pipeline's change is undone
             mp.setenv(EMBEDDER_ENV, "dlib")

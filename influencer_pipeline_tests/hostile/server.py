@@ -23,7 +23,10 @@ GZIP_BOMB_BYTES = 64 * 1024 * 1024  # what the gzip bomb inflates to
 
 
 class HostileHandler(BaseHTTPRequestHandler):
-    """Routes by the first path segment: ``/video``, ``/to/<url>``, ``/drip/<n>``, ..."""
+    """Routes by the first path segment: ``/video``, ``/to/<url>``, ``/drip/<n>``, ...
+
+    The query string does not take part in routing (a route may read it from ``self.path``).
+    """
 
     protocol_version = "HTTP/1.1"
     server: HostileServer
@@ -34,7 +37,7 @@ class HostileHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Count the request, then dispatch on the first path segment."""
         self.server.hits[self.path] += 1
-        head, *args = self.path.strip("/").split("/")
+        head, *args = self.path.split("?", 1)[0].strip("/").split("/")  # query: for the route
         route = getattr(self, f"route_{head.replace('-', '_')}", None)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             if route is None:
@@ -174,8 +177,8 @@ class HostileServer(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        """``http://<host>:<port>`` (127.0.0.1 unless ``serve`` was given another host)."""
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
 
 @contextlib.contextmanager
@@ -183,12 +186,13 @@ def serve(
     video: bytes,
     handler: type[HostileHandler] = HostileHandler,
     ssl_context: ssl.SSLContext | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[HostileServer]:
-    """Run a HostileServer on 127.0.0.1 (a free port) serving ``video`` at ``/video``.
+    """Run a HostileServer on ``host`` (a free port) serving ``video`` at ``/video``.
 
     ``handler``: a subclass with more routes; ``ssl_context``: serve HTTPS with it.
     """
-    httpd = HostileServer(("127.0.0.1", 0), handler)
+    httpd = HostileServer((host, 0), handler)
     httpd.video = video
     httpd.hits = Counter()
     if ssl_context is not None:

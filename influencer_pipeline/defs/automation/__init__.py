@@ -1,11 +1,7 @@
-"""Automation: the inbox sensor and the declarative automation of the cross-video assets."""
+"""Automation: the inbox sensor and the sensor that plans per-video runs and one rebuild."""
 
-from influencer_pipeline.defs.automation.conditions import (
-    cross_video_automation,
-    with_cross_video_conditions,
-)
-from influencer_pipeline.defs.automation.sensors import inbox_sensor
+from influencer_pipeline.defs.automation.sensors import inbox_sensor, pipeline_sensor
 
-SENSORS = [inbox_sensor, cross_video_automation]
+SENSORS = [inbox_sensor, pipeline_sensor]
 
-__all__ = ["SENSORS", "inbox_sensor", "with_cross_video_conditions"]
+__all__ = ["SENSORS", "inbox_sensor", "pipeline_sensor"]

@@ -1,29 +1,21 @@
-"""The inbox sensor: new or changed sheets become ``videos`` partitions and runs for them only.
+"""The two sensors that run the pipeline by themselves while the Dagster daemon runs.
 
-Each tick (every 30 s while the sensor is on):
+* ``inbox_sensor``: when the inbox's sheets change (the cursor keeps every sheet's SHA-256), one
+  ``catalog_job`` run registers them; the catalog is the union of every registered sheet
+  (``catalog.sources``), so a new sheet adds videos and never removes the others.
+* ``pipeline_sensor``: after each new catalog (from the inbox, the CLI or the launchpad) it asks
+  the planner (``planning``) which videos need work and requests ``per_video_job`` / ``faces_job``
+  runs over contiguous partition ranges; when no run is active and an input of the cross-video
+  assets is newer than they are, it requests exactly one ``cross_video_job`` run (re-upload groups
+  through the leaderboard). Manual backfills from the UI are picked up the same way.
 
-1. If the inbox changed (a sheet added, changed or removed; the cursor keeps every sheet's
-   SHA-256, so unchanged sheets are not read again), the sheets are read with the catalog code.
-   New videos are registered as partitions (a ``SensorResult`` dynamic-partitions request) and
-   one ``catalog_job`` run rebuilds ``video_catalog`` from every sheet in the inbox. A score change
-   for a known URL needs nothing else: the catalog run updates the scores and the cross-video
-   assets follow by declarative automation (``conditions.py``).
-2. The per-video assets read each video's URL from ``video_catalog``, so the new videos' runs are
-   requested on the first tick after a catalog newer than the change is in the lake: one
-   ``per_video_job`` run per contiguous range of at most ``MAX_PARTITIONS_PER_RUN`` new
-   partitions, and nothing for the videos that were already there.
-
-Run keys make a retried tick launch nothing twice. An unusable sheet is reported as the tick's
-skip reason and read again when its content changes.
+Both skip while another process (``influencer-pipeline run``) holds the lake (``lake_lock``).
+Run keys make a retried tick launch nothing twice.
 """
 
-from dataclasses import replace
+import json
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from influencer_pipeline import lake as lake_files
 from influencer_pipeline.catalog.inbox import (
@@ -31,166 +23,157 @@ from influencer_pipeline.catalog.inbox import (
     diff_inbox,
     inbox_digest,
     inbox_dir,
-    merge_pending,
-    read_inbox_catalog,
-    ready_videos,
     scan_inbox,
+    unusable_sheets,
 )
-from influencer_pipeline.catalog.sheets import SheetError
-from influencer_pipeline.defs.jobs import catalog_job, per_video_job
-from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN, VIDEOS
-from influencer_pipeline.defs.resources import LakeResource
-from influencer_pipeline.run_pipeline import contiguous_ranges
+from influencer_pipeline.defs.automation import state
+from influencer_pipeline.defs.jobs import (
+    BATCH_TAG,
+    SOURCE_TAG,
+    batch_tags,
+    catalog_job,
+    cross_video_job,
+    faces_job,
+    per_video_job,
+    resources_config,
+)
+from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
+from influencer_pipeline.defs.resources import FaceModels, LakeResource
+from influencer_pipeline.display import show
+from influencer_pipeline.lake_lock import exclusive_holder
+from influencer_pipeline.planning import cross_video_due, plan_videos, run_batches
 
-SOURCE_TAG = "influencer_pipeline/source"
-GENERATION_TAG = "influencer_pipeline/inbox_generation"
-SENSOR_SOURCE = "inbox_sensor"
+SENSOR_SOURCE = "sensor"
 # Dagster's run retries (enabled in deploy/*.yaml): a run whose worker crashed is retried once
 RETRY_TAGS = {"dagster/max_retries": "1"}
-CATALOG_KEY = dg.AssetKey("video_catalog")
-FIRST_PER_VIDEO_KEY = dg.AssetKey("video_files")
-
-
-def latest_catalog_storage_id(instance: dg.DagsterInstance) -> int | None:
-    """The event-log storage id of the latest ``video_catalog`` materialization, if any."""
-    records = instance.fetch_materializations(CATALOG_KEY, limit=1).records
-    return records[0].storage_id if records else None
-
-
-def per_video_run_requests(
-    ordered_partitions: list[str], video_ids: list[str], generation: int
-) -> list[dg.RunRequest]:
-    """One ``per_video_job`` run per contiguous range of at most MAX_PARTITIONS_PER_RUN videos."""
-    return [
-        dg.RunRequest(
-            job_name=per_video_job.name,
-            run_key=f"inbox-videos-{generation}-{start}-{end}",
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: start,
-                ASSET_PARTITION_RANGE_END_TAG: end,
-                SOURCE_TAG: SENSOR_SOURCE,
-                GENERATION_TAG: str(generation),
-                **RETRY_TAGS,
-            },
-        )
-        for start, end in contiguous_ranges(
-            ordered_partitions, set(video_ids), MAX_PARTITIONS_PER_RUN
-        )
-    ]
-
-
-def _catalog_ids(lake: LakeResource) -> set[str] | None:
-    try:
-        table = lake_files.read_parquet(f"{lake.path()}/video_catalog.parquet", ["video_id"])
-    except FileNotFoundError:
-        return None
-    return set(table["video_id"])
-
-
-def _release_pending(
-    context: dg.SensorEvaluationContext, lake: LakeResource, state: InboxState
-) -> tuple[InboxState, list[dg.RunRequest], str | None]:
-    """Per-video runs for the pending videos once a newer catalog lists them."""
-    latest = latest_catalog_storage_id(context.instance)
-    newer = latest is not None and (state.catalog_after is None or latest > state.catalog_after)
-    catalog_ids = _catalog_ids(lake) if newer else None
-    if catalog_ids is None:
-        return state, [], f"{len(state.pending)} new videos wait for the catalog run to finish"
-    done = context.instance.get_materialized_partitions(FIRST_PER_VIDEO_KEY)
-    ready, dropped = ready_videos(state.pending, catalog_ids, done)
-    if dropped:
-        context.log.warning(
-            f"{len(dropped)} registered videos are no longer in any inbox sheet and are not "
-            f"processed, e.g. {list(dropped[:3])}"
-        )
-    ordered = list(context.instance.get_dynamic_partitions(VIDEOS.name))
-    requests = per_video_run_requests(ordered, list(ready), state.generation)
-    return replace(state, pending=(), catalog_after=None), requests, None
 
 
 @dg.sensor(
     name="inbox_sensor",
-    jobs=[catalog_job, per_video_job],
+    job=catalog_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Watches the inbox of sheets (<lake>/inbox/ or $INFLUENCER_INBOX): new videos "
-    "become `videos` partitions; the catalog is rebuilt and only the new partitions are "
-    "processed.",
+    description="Watches the inbox of sheets (<lake>/inbox/ or $INFLUENCER_INBOX): a new or "
+    "changed sheet is registered by one catalog run, which adds its videos to the catalog.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
-    """Register and process the new videos of new or changed inbox sheets."""
-    state = InboxState.from_cursor(context.cursor)
+    """Hand new or changed inbox sheets to one catalog run."""
+    inbox = InboxState.from_cursor(context.cursor)
     folder = inbox_dir(lake.path())
     current, fresh = scan_inbox(folder)
-    run_requests: list[dg.RunRequest] = []
-    partition_requests: list[dg.AddDynamicPartitionsRequest] = []
-    notes = [f"waiting for {', '.join(fresh)} to settle"] if fresh else []
-
-    if state.pending:
-        state, released, note = _release_pending(context, lake, state)
-        run_requests += released
-        notes += [note] if note else []
-
-    change = diff_inbox(state.sheets, current)
-    if not change.any:
-        notes.append(f"no change in {folder}")
-    elif not current:
-        state = replace(state, sheets={})
-        notes.append(f"{change.describe()}; the inbox {folder} is empty, nothing to catalog")
-    else:
-        try:
-            found = read_inbox_catalog(
-                folder, current, context.instance.get_dynamic_partitions(VIDEOS.name)
-            )
-        except SheetError as exc:
-            # remembered, so it is read again only when its content changes
-            state = replace(state, sheets=current)
-            context.log.warning(f"unusable sheet in the inbox: {exc}")
-            notes.append(f"unusable sheet, nothing requested: {exc}")
-        else:
-            if found.catalog.empty:
-                state = replace(state, sheets=current)
-                notes.append(f"{change.describe()}: no usable row in the inbox sheets")
-            else:
-                generation = state.generation + 1
-                if found.new_video_ids:
-                    partition_requests.append(VIDEOS.build_add_request(list(found.new_video_ids)))
-                pending = merge_pending(state.pending, found.new_video_ids)
-                state = InboxState(
-                    sheets=current,
-                    generation=generation,
-                    pending=pending,
-                    catalog_after=(latest_catalog_storage_id(context.instance) or 0)
-                    if pending
-                    else None,
-                )
-                run_requests.append(
-                    dg.RunRequest(
-                        job_name=catalog_job.name,
-                        run_key=f"inbox-catalog-{generation}-{inbox_digest(current)[:16]}",
-                        run_config={
-                            "ops": {
-                                "video_catalog": {
-                                    "config": {"sheets": [str(p) for p in found.sheets]}
-                                }
-                            }
-                        },
-                        tags={
-                            SOURCE_TAG: SENSOR_SOURCE,
-                            GENERATION_TAG: str(generation),
-                            **RETRY_TAGS,
-                        },
-                    )
-                )
-                context.log.info(
-                    f"{change.describe()}: {len(found.catalog)} videos, "
-                    f"{len(found.new_video_ids)} new"
-                )
-
-    if run_requests or partition_requests:
+    waiting = f"; waiting for {', '.join(fresh)} to settle" if fresh else ""
+    change = diff_inbox(inbox.sheets, current)
+    if not change.any or not (change.added or change.changed):
         return dg.SensorResult(
-            run_requests=run_requests,
-            dynamic_partitions_requests=partition_requests,
-            cursor=state.to_cursor(),
+            skip_reason=show(f"no new or changed sheet in {folder}{waiting}", 2000),
+            cursor=InboxState(current, inbox.generation).to_cursor(),
         )
-    return dg.SensorResult(skip_reason="; ".join(notes), cursor=state.to_cursor())
+    holder = exclusive_holder(lake.path())
+    if holder:
+        return dg.SensorResult(skip_reason=f"the lake is being written by {holder}; later")
+    bad = unusable_sheets(folder, [*change.added, *change.changed])
+    usable = sorted(name for name in current if name not in bad)
+    remembered = InboxState(current, inbox.generation + 1)
+    for problem in bad.values():
+        context.log.warning(f"unusable sheet in the inbox: {show(problem)}")
+    if not set(usable) & {*change.added, *change.changed}:
+        return dg.SensorResult(
+            skip_reason=show("unusable sheet, nothing requested: " + "; ".join(bad.values()), 2000),
+            cursor=remembered.to_cursor(),
+        )
+    context.log.info(show(f"{change.describe()}: registering {', '.join(usable)}"))
+    request = dg.RunRequest(
+        job_name=catalog_job.name,
+        run_key=f"inbox-{remembered.generation}-{inbox_digest(current)[:16]}",
+        run_config={
+            "ops": {"video_catalog": {"config": {"sheets": [str(folder / n) for n in usable]}}}
+        },
+        tags={SOURCE_TAG: "inbox_sensor", **RETRY_TAGS},
+    )
+    return dg.SensorResult(run_requests=[request], cursor=remembered.to_cursor())
+
+
+def _cursor(raw: str | None) -> dict[str, int | None]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    return {
+        "planned_catalog": data.get("planned_catalog"),
+        "cross_requested": data.get("cross_requested"),
+    }
+
+
+def _catalog_ids(lake: LakeResource) -> list[str]:
+    try:
+        return list(
+            lake_files.read_parquet(f"{lake.path()}/video_catalog.parquet", ["video_id"])[
+                "video_id"
+            ]
+        )
+    except FileNotFoundError:
+        return []
+
+
+@dg.sensor(
+    name="pipeline_sensor",
+    jobs=[per_video_job, faces_job, cross_video_job],
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a new catalog, runs the per-video stages for the videos that need them; "
+    "once every run has finished, rebuilds the cross-video assets and the leaderboard once.",
+)
+def pipeline_sensor(
+    context: dg.SensorEvaluationContext, lake: LakeResource, face_models: FaceModels
+) -> dg.SensorResult:
+    """Plan per-video runs after each new catalog; one cross-video rebuild after they land."""
+    cursor = _cursor(context.cursor)
+    holder = exclusive_holder(lake.path())
+    if holder:
+        return dg.SensorResult(skip_reason=f"the lake is being written by {holder}; later")
+    instance = context.instance
+    runs = state.active_runs(instance)
+    catalog_id = state.latest_catalog_id(instance)
+    if catalog_id is not None and catalog_id != cursor["planned_catalog"]:
+        if any(run.job_name == catalog_job.name for run in runs):
+            return dg.SensorResult(skip_reason="waiting for the catalog run to finish")
+        video_ids = _catalog_ids(lake)
+        ordered = state.ordered_videos(instance)
+        choice = face_models.choose(lake.path())
+        plan = plan_videos(
+            video_ids,
+            state.video_states(instance, lake.path(), video_ids),
+            embedder=choice.name,
+            in_progress=state.videos_in_runs(runs, ordered),
+        )
+        batches = run_batches(plan, ordered, MAX_PARTITIONS_PER_RUN)
+        context.log.info(f"catalog {catalog_id}: {plan.describe()}; embedder {choice.describe()}")
+        cursor["planned_catalog"] = catalog_id
+        if batches:
+            batch_id = f"catalog-{catalog_id}"
+            requests = [
+                dg.RunRequest(
+                    job_name=batch.job_name,
+                    run_key=f"{batch_id}-{batch.key}",
+                    run_config=resources_config(choice.name),
+                    tags={**batch_tags(batch, SENSOR_SOURCE, batch_id), **RETRY_TAGS},
+                )
+                for batch in batches
+            ]
+            return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+    decision = cross_video_due(
+        latest_input=state.latest_input_id(instance),
+        oldest_output=state.oldest_output_id(instance),
+        last_requested=cursor["cross_requested"],
+        active_runs=len(runs),
+    )
+    if not decision.due:
+        return dg.SensorResult(skip_reason=decision.reason, cursor=json.dumps(cursor))
+    cursor["cross_requested"] = decision.watermark
+    request = dg.RunRequest(
+        job_name=cross_video_job.name,
+        run_key=f"cross-{decision.watermark}",
+        run_config=resources_config(face_models.choose(lake.path()).name),
+        tags={SOURCE_TAG: SENSOR_SOURCE, BATCH_TAG: f"cross-{decision.watermark}", **RETRY_TAGS},
+    )
+    return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))

@@ -7,13 +7,23 @@ import pandas as pd
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 from pydantic import Field
 
-from influencer_pipeline.catalog.build import load_catalog
+from influencer_pipeline.catalog.inbox import inbox_dir, scan_inbox
 from influencer_pipeline.catalog.sheets import SheetError
+from influencer_pipeline.catalog.sources import (
+    SHEET_SOURCES,
+    SNAPSHOT_DIR,
+    SourcesError,
+    active_sources,
+    build_registered_catalog,
+    empty_sources,
+    register,
+    retire,
+)
 from influencer_pipeline.defs.metadata import markdown_table
 from influencer_pipeline.defs.partitions import VIDEOS
 from influencer_pipeline.defs.resources import LakeResource
-
-SHEET_SUFFIXES = (".xlsx", ".csv", ".parquet")
+from influencer_pipeline.display import show
+from influencer_pipeline.lake import write_bytes_atomic
 
 VideoCatalogDataFrame = create_dagster_pandas_dataframe_type(
     name="VideoCatalogDataFrame",
@@ -39,20 +49,28 @@ RejectedRowsDataFrame = create_dagster_pandas_dataframe_type(
 
 
 class CatalogConfig(dg.Config):
-    """Which sheets make up the catalog."""
+    """Which sheets to add to (or retire from) the catalog."""
 
     sheets: list[str] = Field(
         default_factory=list,
-        description="Sheet paths (XLSX, CSV or Parquet). Empty: every sheet in <lake>/inbox/.",
+        description="Sheets (XLSX, CSV or Parquet) to register: each new or changed sheet adds its "
+        "videos to the catalog. Empty: the settled sheets of the inbox.",
+    )
+    retire: list[str] = Field(
+        default_factory=list,
+        description="Registered sheets (path or file name) to take out of the catalog.",
     )
 
 
-def inbox_sheets(lake_dir: Path) -> list[Path]:
-    """The sheets waiting in ``<lake>/inbox``, in name order."""
-    inbox = lake_dir / "inbox"
-    if not inbox.is_dir():
-        return []
-    return sorted(p for p in inbox.iterdir() if p.suffix.lower() in SHEET_SUFFIXES and p.is_file())
+def _snapshot(lake: LakeResource, copies: list[tuple[Path, str]]) -> None:
+    """Keep a copy of every newly registered sheet in the lake (atomic, content-addressed)."""
+    for source, name in copies:
+        write_bytes_atomic(source.read_bytes(), f"{lake.path()}/{SNAPSHOT_DIR}/{name}")
+
+
+def _registry_markdown(registry: pd.DataFrame) -> str:
+    table = registry.assign(sheet=registry["source"].map(lambda s: Path(s).name))
+    return markdown_table(table[["sheet", "rows", "updated_at", "retired_at"]], rows=50)
 
 
 @dg.multi_asset(
@@ -71,28 +89,39 @@ def inbox_sheets(lake_dir: Path) -> list[Path]:
             kinds={"pandas", "parquet"},
             owners=["team:data-platform"],
         ),
+        "sheet_sources": dg.AssetOut(
+            description="One row per sheet the project has been given: its copy, when it was "
+            "added or changed, and whether it is retired.",
+            group_name="catalog",
+            kinds={"pandas", "parquet"},
+            owners=["team:data-platform"],
+        ),
     },
     can_subset=False,
 )
 def video_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, lake: LakeResource):
-    """One row per unique normalized video URL; registers one ``videos`` partition per video."""
-    sheets = [Path(s).expanduser().resolve() for s in config.sheets] or inbox_sheets(
-        lake.local_path()
-    )
-    if not sheets:
-        raise dg.Failure(
-            description="No input sheet: pass `sheets` in the run config or put a sheet in "
-            f"{lake.local_path() / 'inbox'}."
-        )
+    """One row per unique video URL of every registered sheet; one ``videos`` partition each."""
+    sheets = [Path(s).expanduser().resolve() for s in config.sheets]
+    if not sheets and not config.retire:
+        sheets = [
+            inbox_dir(lake.path()) / name for name in sorted(scan_inbox(inbox_dir(lake.path()))[0])
+        ]
+    previous = lake.previous("sheet_sources", SHEET_SOURCES.names)
+    registry = previous if previous is not None else empty_sources()
     try:
-        catalog, rejected = load_catalog(sheets)
-    except SheetError as exc:
+        registry, changes, copies = register(registry, sheets)
+        registry, retired = retire(registry, config.retire)
+        _snapshot(lake, copies)
+        catalog, rejected = build_registered_catalog(
+            registry, f"{lake.path().rstrip('/')}/{SNAPSHOT_DIR}"
+        )
+    except (SheetError, SourcesError) as exc:
         raise dg.Failure(description=f"Unusable input sheet: {exc}") from exc
-    if catalog.empty:
+    if catalog.empty and not config.retire:
         reasons = rejected["reason_code"].value_counts().to_dict() if len(rejected) else {}
+        names = ", ".join(show(s.name) for s in sheets) or "the registered sheets"
         raise dg.Failure(
-            description=f"No usable rows in {', '.join(s.name for s in sheets)}: "
-            f"{len(rejected)} rows rejected {reasons}.",
+            description=f"No usable rows in {names}: {len(rejected)} rows rejected {reasons}.",
             metadata={"rejected": dg.MetadataValue.md(markdown_table(rejected, rows=20))},
         )
 
@@ -100,14 +129,19 @@ def video_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, lake
     new_keys = [k for k in catalog["video_id"] if k not in known]
     if new_keys:
         context.instance.add_dynamic_partitions(VIDEOS.name, new_keys)
+    done = [show(c.describe()) for c in [*changes, *retired]]
     context.log.info(
-        f"{len(catalog)} videos ({len(new_keys)} new partitions), {len(rejected)} rejected rows"
+        f"{'; '.join(done) or 'no sheet given'}: {len(catalog)} videos "
+        f"({len(new_keys)} new partitions), {len(rejected)} rejected rows"
     )
     yield dg.Output(
         catalog,
         output_name="video_catalog",
         metadata={
-            "sheets": dg.MetadataValue.json([str(s) for s in sheets]),
+            "sheets": dg.MetadataValue.json(
+                sorted(show(s) for s in active_sources(registry)["source"]) if len(registry) else []
+            ),
+            "changes": dg.MetadataValue.json(done),
             "videos": len(catalog),
             "new_partitions": len(new_keys),
             "score_conflicts": int(catalog["score_conflict"].sum()),
@@ -120,6 +154,11 @@ def video_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, lake
         metadata={
             "reasons": dg.MetadataValue.json(rejected["reason_code"].value_counts().to_dict()),
         },
+    )
+    yield dg.Output(
+        registry,
+        output_name="sheet_sources",
+        metadata={"sheets": dg.MetadataValue.md(_registry_markdown(registry))},
     )
 
 

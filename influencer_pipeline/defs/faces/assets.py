@@ -4,15 +4,21 @@ import dagster as dg
 import pandas as pd
 
 from influencer_pipeline.defs.catalog.checks import check_result
+from influencer_pipeline.defs.executors import FACES_OP_TAGS
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import FaceModels
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant, video_faces_row
-from influencer_pipeline.faces.records import FACE_ROLES, face_rows
+from influencer_pipeline.faces.records import FACE_ROLES, embed_summary, face_rows
 from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, VIDEO_FACES
 from influencer_pipeline.validation import embedding_problems
 
-FACES = {"group_name": "faces", "owners": ["team:data-platform"], "kinds": {"pytorch", "parquet"}}
+FACES = {
+    "group_name": "faces",
+    "owners": ["team:data-platform"],
+    "kinds": {"pytorch", "parquet"},
+    "op_tags": FACES_OP_TAGS,  # with the celery executor: the `faces` queue (GPU workers)
+}
 GPU_POOL = "gpu"
 FRAME_COLUMNS = ["video_id", "frame_index", "role", "timestamp_s", "image", "is_blank"]
 
@@ -41,12 +47,25 @@ def face_embeddings(
 ):
     """One row per detected face: frame, box, detector score, quality gates, embedding."""
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
-    detector, embedder = face_models.detector, face_models.face_embedder
 
     def detect(key: str) -> pd.DataFrame:
-        faces = face_rows(key, frames_by_video[key], detector, embedder, face_models.batch_size)
+        # the models load on first use: a run without frames (every fetch failed) loads none
+        faces = face_rows(
+            key,
+            frames_by_video[key],
+            face_models.detector,
+            face_models.face_embedder,
+            face_models.batch_size,
+        )
+        summary = embed_summary(faces)
         context.add_asset_metadata(
-            {"faces": len(faces), "faces_passing_quality": int(faces["passes_quality"].sum())},
+            {
+                "faces": len(faces),
+                "faces_passing_quality": int(faces["passes_quality"].sum()),
+                "faces_embedded": summary["faces_embedded"],
+                "faces_skipped": summary["faces_skipped"],
+                "skipped_why": dg.MetadataValue.json(summary["skipped_why"]),
+            },
             partition_key=key,
         )
         return faces
@@ -57,11 +76,23 @@ def face_embeddings(
     yield dg.Output(
         df,
         metadata={
-            "embedder": f"{embedder.name} ({embedder.version})",
-            "detector": detector.version,
-            "faces_passing_quality": int(df["passes_quality"].sum()),
-            "quality_flags": dg.MetadataValue.json(flags.to_dict()),
+            "embedder": face_models.choice.describe(),
+            **(
+                {
+                    "embedder_version": face_models.face_embedder.version,
+                    "detector": face_models.detector.version,
+                }
+                if keys
+                else {}
+            ),
         },
+    )
+    # run totals go to the log: a range run's output metadata is copied to every partition
+    totals = embed_summary(df)
+    context.log.info(
+        f"{len(df)} faces in {len(keys)} videos, {int(df['passes_quality'].sum())} passing "
+        f"quality; flags {flags.to_dict()}; {totals['faces_embedded']} embedded, "
+        f"{totals['faces_skipped']} skipped {totals['skipped_why']}"
     )
     yield check_result(embedding_problems(df), check_name=EMBEDDINGS_CHECK.name, faces=len(df))
 
@@ -90,23 +121,24 @@ def video_faces(
     n_searched = searched.groupby("video_id").size()
     faces_by_video = dict(tuple(face_embeddings.groupby("video_id", sort=False)))
     empty_faces = FACE_EMBEDDINGS.empty_table().to_pandas()
-    embedder = face_models.face_embedder
-    config = DominanceConfig()
+    config = DominanceConfig.for_embedder(face_models.embedder_name)  # its own track distance
 
     def decide(key: str) -> pd.DataFrame:
         faces = faces_by_video.get(key, empty_faces)
         frames = int(n_searched.get(key, 0))
         dominant = choose_dominant(faces, frames, config)
+        embedder = face_models.face_embedder  # loaded on first use (see face_embeddings)
         row = video_faces_row(key, dominant, frames, embedder.name, embedder.version)
-        context.add_asset_metadata({"decision": row["decision"]}, partition_key=key)
+        context.add_asset_metadata(
+            {"decision": row["decision"], "picture_tracks": row["n_picture_tracks"]},
+            partition_key=key,
+        )
         return pd.DataFrame([row], columns=VIDEO_FACES.names)
 
     keys = [k for k in context.partition_keys if k in set(video_frames["video_id"])]
     df = process_videos(context, keys, decide, VIDEO_FACES, label="dominant face chosen")
-    context.add_output_metadata(
-        {
-            "videos_with_dominant_face": int(df["has_dominant_face"].sum()),
-            "faceless_videos": int((~df["has_dominant_face"]).sum()),
-        }
+    context.log.info(
+        f"{int(df['has_dominant_face'].sum())} videos with a dominant face, "
+        f"{int((~df['has_dominant_face']).sum())} without"
     )
     return df

@@ -8,13 +8,22 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from influencer_pipeline.defs.media.checks import (
+    DECODED,
+    FETCHED,
+    decoded_verdict,
+    fetched_verdict,
+    log_partition_checks,
+)
 from influencer_pipeline.defs.metadata import markdown_table
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos, progress_logger
 from influencer_pipeline.defs.resources import LakeResource, VideoFetcher
+from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import VIDEO_FILES, VIDEO_FRAMES
-from influencer_pipeline.media.blobs import BlobStore
+from influencer_pipeline.media.blobs import BlobStore, local_copy
 from influencer_pipeline.media.dedup import DedupConfig, find_duplicate_groups
+from influencer_pipeline.media.dedup_prints import DEDUP_FRAME_COLUMNS, lake_frame_images
 from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 from influencer_pipeline.media.video_file import ProbeLimits, failed_row, fetch_video
 from influencer_pipeline.parallel import map_isolated
@@ -48,7 +57,7 @@ def video_files(
     video_catalog: pd.DataFrame,
     fetcher: VideoFetcher,
     lake: LakeResource,
-) -> pd.DataFrame:
+):
     """One row per video: content hash, bytes, container, codec, duration, fps, size, status."""
     keys = list(context.partition_keys)
     catalog = video_catalog.set_index("video_id")
@@ -56,7 +65,7 @@ def video_files(
         {Path(s).parent for sheets in video_catalog["source_sheets"] for s in sheets}
     )
     policy = fetcher.policy(default_roots=sheet_dirs)
-    store = BlobStore(lake.local_path())
+    store = BlobStore(lake.path())  # a local folder or an object store (s3://...)
     limits = ProbeLimits(max_pixels=config.max_pixels, max_duration_s=config.max_duration_s)
 
     def fetch(key: str) -> dict[str, Any]:
@@ -77,20 +86,33 @@ def video_files(
         fetch, keys, crashed, fetcher.max_workers, progress_logger(context, len(keys), "fetched")
     )
     for row in rows:
-        context.add_asset_metadata(
-            {"status": row["status"], "error": row["error"] or "", "bytes": row["bytes"] or 0},
-            partition_key=row["video_id"],
-        )
+        context.add_asset_metadata(_file_metadata(row), partition_key=row["video_id"])
     df = pd.DataFrame(rows, columns=VIDEO_FILES.names)
     failed = df[df["status"] == "failed"]
-    context.add_output_metadata(
-        {
-            "ok": int((df["status"] == "ok").sum()),
-            "failed": len(failed),
-            "errors": dg.MetadataValue.json(failed["error_code"].value_counts().to_dict()),
-        }
+    errors = failed["error_code"].value_counts().to_dict()
+    context.log.info(f"{len(df) - len(failed)} videos fetched, {len(failed)} failed {errors}")
+    yield dg.Output(df)
+    log_partition_checks(
+        context, "video_files", FETCHED, [(r["video_id"], *fetched_verdict(r)) for r in rows]
     )
-    return df
+
+
+def _file_metadata(row: dict[str, Any]) -> dict[str, Any]:
+    """This video's own facts for its partition's materialization (URL shown redacted)."""
+    metadata: dict[str, Any] = {
+        "url": show(row["video_url"]),
+        "status": row["status"],
+        "bytes": int(row["bytes"] or 0),
+    }
+    if row["status"] == "ok":
+        metadata |= {
+            "duration_s": round(float(row["duration_s"] or 0), 2),
+            "size": f"{row['width']}x{row['height']}",
+            "codec": show(row["video_codec"]),
+        }
+    else:
+        metadata |= {"error_code": show(row["error_code"]), "error": show(row["error"])}
+    return metadata
 
 
 class FramesConfig(dg.Config):
@@ -129,7 +151,7 @@ class FramesConfig(dg.Config):
 )
 def video_frames(
     context: dg.AssetExecutionContext, config: FramesConfig, video_files: pd.DataFrame
-) -> pd.DataFrame:
+):
     """One row per sampled frame: timestamp, role (body or outro), JPEG image, perceptual hashes."""
     sampling = config.sampling()
     files = video_files.set_index("video_id")
@@ -137,7 +159,8 @@ def video_frames(
     ok = [k for k in keys if files.at[k, "status"] == "ok"]
 
     def extract(key: str) -> pd.DataFrame:
-        result = sample_frames(Path(files.at[key, "local_path"]), sampling)
+        with local_copy(files.at[key, "local_path"]) as video:  # a download if on S3
+            result = sample_frames(video, sampling)
         table = frames_table(key, result, sampling)
         context.add_asset_metadata(
             {
@@ -152,14 +175,14 @@ def video_frames(
     df = process_videos(
         context, ok, extract, VIDEO_FRAMES, label="decoded", max_workers=config.max_workers
     )
-    context.add_output_metadata(
-        {
-            "videos_with_frames": int(df["video_id"].nunique()),
-            "videos_skipped_failed_files": len(keys) - len(ok),
-            "blank_frames": int(df["is_blank"].sum()),
-        }
+    context.log.info(
+        f"{df['video_id'].nunique()} videos with frames, {len(keys) - len(ok)} skipped (their "
+        f"file failed), {int(df['is_blank'].sum())} blank frames"
     )
-    return df
+    yield dg.Output(df)
+    counts = df.groupby("video_id").size()
+    verdicts = [(k, *decoded_verdict(files.at[k, "status"], int(counts.get(k, 0)))) for k in keys]
+    log_partition_checks(context, "video_frames", DECODED, verdicts)
 
 
 @dg.asset(
@@ -174,7 +197,7 @@ def video_frames(
         ),
         "video_frames": dg.AssetIn(
             metadata={
-                "columns": ["video_id", "role", "timestamp_s", "phash", "dhash", "is_blank"],
+                "columns": DEDUP_FRAME_COLUMNS,
                 "allow_missing_partitions": True,
             }
         ),
@@ -186,25 +209,32 @@ def duplicate_groups(
     video_catalog: pd.DataFrame,
     video_files: pd.DataFrame,
     video_frames: pd.DataFrame,
+    lake: LakeResource,
 ) -> pd.DataFrame:
-    """One row per fetched video: its re-upload group (exact or near copy) and the canonical one."""
+    """One row per fetched video: its re-upload group (a copy, or the same ad in any placement).
+
+    Frame images are read from the lake only for the videos a candidate pair needs verified.
+    """
     current = set(video_catalog["video_id"])
     config = DedupConfig()
     groups = find_duplicate_groups(
         video_files[video_files["video_id"].isin(current)],
         video_frames[video_frames["video_id"].isin(current)],
         config,
+        images=lake_frame_images(lake.path()),
     )
     multi = groups[groups["group_size"] > 1]
+    shown = ["video_id", "group_id", "match_type", "similarity", "scale", "offset_s", "evidence"]
     context.add_output_metadata(
         {
             "groups_with_reuploads": int(multi["group_id"].nunique()),
             "reuploads": int((~multi["is_canonical"]).sum()),
             "exact": int((multi["match_type"] == "exact").sum()),
             "near": int((multi["match_type"] == "near").sum()),
+            "other_placement": int((multi["scale"].sub(1.0).abs() > 0.05).sum()),
             "thresholds": dg.MetadataValue.json(dataclasses.asdict(config)),
             "groups": dg.MetadataValue.md(
-                markdown_table(multi.sort_values(["group_id", "is_canonical"]), rows=30)
+                markdown_table(multi.sort_values(["group_id", "is_canonical"])[shown], rows=30)
             ),
         }
     )

@@ -9,6 +9,7 @@ from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import LakeResource
 from influencer_pipeline.identities.stable_ids import assign_stable_ids, previous_by_canonical
 from influencer_pipeline.lake_schema import OUTRO_FINGERPRINTS, OUTRO_GROUPS
+from influencer_pipeline.outro.duplicates import group_with_copies
 from influencer_pipeline.outro.fingerprint import fingerprint_outro
 from influencer_pipeline.outro.grouping import faces_in_outro_groups, group_outros
 from influencer_pipeline.outro.records import fingerprint_row, fingerprints_from_table
@@ -59,7 +60,7 @@ def outro_fingerprints(
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
     df = process_videos(context, keys, fingerprint, OUTRO_FINGERPRINTS, label="outro fingerprinted")
-    context.add_output_metadata({"videos_with_card": int(df["has_card"].sum())})
+    context.log.info(f"{int(df['has_card'].sum())} of {len(keys)} videos end with an outro card")
     return df
 
 
@@ -94,10 +95,18 @@ def outro_groups(
     canonical &= set(video_catalog["video_id"])
     has_face = dict(zip(video_faces["video_id"], video_faces["has_dominant_face"], strict=True))
     faceless = {v for v in canonical if v in has_face and not has_face[v]}
-    fingerprints = outro_fingerprints[outro_fingerprints["video_id"].isin(canonical)]
-    cards = fingerprints_from_table(fingerprints)
+    canonical_of = dict(
+        zip(duplicate_groups["video_id"], duplicate_groups["canonical_video_id"], strict=True)
+    )
+    copies = {v for v, c in canonical_of.items() if c in faceless}  # with the canonicals
+    all_cards = fingerprints_from_table(
+        outro_fingerprints[outro_fingerprints["video_id"].isin(canonical | copies)]
+    )
+    cards = {v: f for v, f in all_cards.items() if v in canonical}
 
-    grouped = group_outros({v: f for v, f in cards.items() if v in faceless})
+    # a faceless video's group is the card most of its copies show (a re-upload may carry
+    # another card than its original, and either may be the canonical one)
+    grouped = group_with_copies({v: all_cards[v] for v in copies if v in all_cards}, canonical_of)
     no_card = sorted(faceless - set(grouped["video_id"]))
     singles = pd.DataFrame(
         {
@@ -123,7 +132,7 @@ def outro_groups(
 
     mixed = faces_in_outro_groups(group_outros(cards), has_face) if cards else pd.DataFrame()
     mixed = mixed[mixed["n_face_videos"] > 0] if len(mixed) else mixed
-    context.add_output_metadata(_group_metadata(out, cards, mixed))
+    context.add_output_metadata(_group_metadata(out, all_cards, mixed))
     return out
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 from pydantic import Field
 
-from influencer_pipeline.defs.metadata import image_markdown
+from influencer_pipeline.defs.metadata import image_cell
+from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import RANKED_INFLUENCERS, empty_frame
 from influencer_pipeline.ranking.metrics import observations, population_stats, rank_influencers
 from influencer_pipeline.ranking.thumbnails import influencer_thumbnails
@@ -93,10 +94,11 @@ def _leaderboard_metadata(out: pd.DataFrame, pop, count: str) -> dict:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in top.itertuples(index=False):
-        picture = image_markdown([("", row.thumbnail)], width=48).replace("\n", "")
+        picture = image_cell(row.thumbnail, width=48)
         sd = "" if pd.isna(row.std_performance) else f"{row.std_performance:.3f}"
         lines.append(
-            f"| {row.rank} | {row.influencer_id} ({row.method}) | {picture} | {row.n_videos} | "
+            f"| {row.rank} | {show(row.influencer_id, 60).replace('|', '&#124;')} ({row.method}) | "
+            f"{picture} | {row.n_videos} | "
             f"{row.mean_performance:.3f} | {row.score:.3f} ({row.score_low:.3f}–"
             f"{row.score_high:.3f}) | {sd} |"
         )
@@ -111,5 +113,15 @@ def _leaderboard_metadata(out: pd.DataFrame, pop, count: str) -> dict:
             "overall_mean": pop.overall_mean,
             "within_influencer_sd": pop.within_variance**0.5,
             "between_influencer_sd": pop.between_variance**0.5,
+            "between_influencer_sd_estimate": pop.between_variance_estimate**0.5,
+            "distinguishable": pop.distinguishable,
         }
+        if pop.n_influencers >= 2:
+            metadata["heterogeneity_p"] = pop.heterogeneity_p
+        if pop.n_influencers >= 2 and not pop.distinguishable:
+            metadata["note"] = dg.MetadataValue.md(
+                "**The data cannot tell these influencers apart** (Cochran's Q test p = "
+                f"{pop.heterogeneity_p:.2f}, {pop.n_influencers} influencers, "
+                f"{pop.n_observations} videos): the order is a best guess, not a finding."
+            )
     return metadata

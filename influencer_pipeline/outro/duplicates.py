@@ -1,0 +1,53 @@
+"""Which outro group a faceless video and its re-uploads belong to, by the cards they all show.
+
+A re-upload can carry another end card than its original (the same body with a changed price
+card): whichever copy is the canonical one, its group is the card most of the copies show.
+``group_with_copies`` groups the cards of every copy (``group_outros``) and gives each
+canonical video the group holding most of its copies' cards; ties go to the group with more
+cards overall (a card other videos also end with is the creator's usual one, a one-off price
+card is not), then to the canonical's own card. Copies without a card do not vote.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+import pandas as pd
+
+from influencer_pipeline.outro.fingerprint import OutroFingerprint
+from influencer_pipeline.outro.grouping import GROUP_COLUMNS, GroupingConfig, group_outros
+
+
+def group_with_copies(
+    cards: Mapping[str, OutroFingerprint],
+    canonical_of: Mapping[str, str],
+    config: GroupingConfig | None = None,
+) -> pd.DataFrame:
+    """``group_outros`` rows for the canonical videos with a voting card (GROUP_COLUMNS).
+
+    ``cards``: fingerprints of canonical videos and of their copies; ``canonical_of``: every
+    video -> its canonical video (a canonical maps to itself).
+    """
+    grouped = group_outros(cards, config).set_index("video_id")
+    votes: dict[str, Counter] = {}
+    for video_id in grouped.index:
+        canonical = canonical_of.get(video_id, video_id)
+        votes.setdefault(canonical, Counter())[grouped.at[video_id, "group_key"]] += 1
+    size = grouped.groupby("group_key").size().to_dict()  # cards in each group, all videos
+    rows = []
+    for canonical, counter in sorted(votes.items()):
+        own = grouped.at[canonical, "group_key"] if canonical in grouped.index else None
+        key = min(counter, key=lambda k: (-counter[k], -size[k], k != own, k))
+        voters = [
+            v
+            for v in grouped.index
+            if canonical_of.get(v, v) == canonical and grouped.at[v, "group_key"] == key
+        ]
+        voter = canonical if canonical in voters else min(voters)
+        rows.append({**grouped.loc[voter].to_dict(), "video_id": canonical, "group_key": key})
+    table = pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+    if table.empty:
+        return grouped.reset_index().iloc[0:0][list(GROUP_COLUMNS)]
+    table["group_size"] = table.groupby("group_key")["video_id"].transform("size").astype("int64")
+    return table.sort_values(["group_key", "video_id"], ignore_index=True)

@@ -1,0 +1,92 @@
+"""Look-alike outro cards stay apart; one card in any state or placement stays one group.
+
+The demo's look-alike families (``demo/outros.py``): a card with a price and slogan, and its
+twins with another brand name, another colour or another price. Each card is seen as a person
+would meet it at the end of several videos: settled after a fade-in, re-encoded hard, resized,
+and letterboxed into a square canvas between black bars. The side-by-side check
+(``outro/verify.py``) is what keeps the name and price twins apart.
+"""
+
+from __future__ import annotations
+
+import io
+from itertools import combinations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from influencer_pipeline.demo.outros import creator_designs, render_card
+from influencer_pipeline.outro.fingerprint import OutroFingerprint, outro_fingerprint
+from influencer_pipeline.outro.grouping import GroupingConfig, group_outros
+from influencer_pipeline.outro.verify import card_patch, compare_cards
+from influencer_pipeline_tests.test_outro_fingerprint import image_frames
+
+SIZE = (360, 640)
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _letterboxed(rgb: np.ndarray) -> np.ndarray:
+    h = rgb.shape[0]
+    canvas = np.zeros((h, h, 3), np.uint8)
+    x = (h - rgb.shape[1]) // 2
+    canvas[:, x : x + rgb.shape[1]] = rgb
+    return canvas
+
+
+def _states(card: np.ndarray) -> dict[str, list[bytes]]:
+    """The card as the outro frames of four videos (two body frames first)."""
+    body = [_jpeg(np.full_like(card, 90)), _jpeg(np.full_like(card, 140))]
+    small = np.asarray(Image.fromarray(card).resize((270, 480), Image.Resampling.BILINEAR))
+    faded = [_jpeg((card * k).astype(np.uint8)) for k in (0.3, 0.6)]
+    return {
+        "fade_in": body + faded + [_jpeg(card)] * 4,
+        "reencoded": body + [_jpeg(card, quality=35)] * 5,
+        "resized": body + [_jpeg(small)] * 5,
+        "letterboxed": body + [_jpeg(_letterboxed(card))] * 5,
+    }
+
+
+@pytest.fixture(scope="module")
+def family_cards() -> dict[str, OutroFingerprint]:
+    """Fingerprints of two look-alike families (default brand pool) in four states each."""
+    prints = {}
+    for seed in (3, 11):
+        designs = creator_designs(np.random.default_rng(seed), 4)
+        for design in designs:
+            card = np.asarray(render_card(design, SIZE))
+            for state, images in _states(card).items():
+                video_id = f"{seed}:{design.key}:{state}"
+                fingerprint = outro_fingerprint(image_frames(video_id, images, n_outro=5))
+                assert fingerprint is not None, video_id
+                prints[video_id] = fingerprint
+    return prints
+
+
+def _card(video_id: str) -> str:
+    return video_id.rsplit(":", 1)[0]
+
+
+def test_each_card_is_one_group_and_no_twins_merge(family_cards) -> None:
+    groups = group_outros(family_cards)
+    by_video = dict(zip(groups["video_id"], groups["group_key"], strict=True))
+    for card in {_card(v) for v in family_cards}:
+        keys = {by_video[v] for v in family_cards if _card(v) == card}
+        assert len(keys) == 1, (card, keys)
+    for _, members in groups.groupby("group_key"):
+        assert len({_card(v) for v in members["video_id"]}) == 1, list(members["video_id"])
+
+
+def test_twins_that_hashes_alone_would_merge_are_read_apart(family_cards) -> None:
+    """Without the side-by-side check some twins fall within the hash limits; with it, none."""
+    settled = {v: f for v, f in family_cards.items() if v.endswith(":fade_in")}
+    unchecked = group_outros(settled, GroupingConfig(verify=None))
+    assert unchecked["group_key"].nunique() < len(settled)  # the hashes alone merge twins
+    patches = {v: card_patch(f) for v, f in settled.items()}
+    for a, b in combinations(sorted(settled), 2):
+        assert not compare_cards(patches[a], patches[b]).same, (a, b)
