@@ -116,8 +116,13 @@ def run_cli(
     videos: int,
     max_concurrent: int = 0,
     extra_env: dict[str, str] | None = None,
+    cli_options: list[str] | None = None,
 ) -> RunFigures:
-    """Run the pipeline CLI on ``sheet`` in a fresh lake under ``work``; measure it."""
+    """Run the pipeline CLI on ``sheet`` in a fresh lake under ``work``; measure it.
+
+    ``cli_options`` replace ``--embedder dlib --executor EXECUTOR --max-concurrent N`` (``[]``:
+    the user's defaults; ``executor`` then only labels the figures).
+    """
     lake, home = work / "lake", work / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), **(extra_env or {})}
@@ -131,13 +136,11 @@ def run_cli(
         str(sheet),
         "--lake",
         str(lake),
-        "--embedder",
-        "dlib",
-        "--executor",
-        executor,
-        "--max-concurrent",
-        str(max_concurrent),
     ]
+    if cli_options is None:
+        cli_options = ["--embedder", "dlib", "--executor", executor]
+        cli_options += ["--max-concurrent", str(max_concurrent)]
+    command += cli_options
     started = time.perf_counter()
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

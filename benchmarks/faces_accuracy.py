@@ -4,9 +4,10 @@
   people never used while tuning; ``demo/folds.py``) goes through the real pipeline; the face
   videos' influencers are scored against the truth (BCubed and pairwise P/R/F, wrong merges,
   splits, face videos whose presenter was not found).
-- **Curve**: the lake's dominant faces re-clustered at every value of the main threshold
-  (the video-to-video ``link_threshold`` over best-matching faces) without rerunning the
-  pipeline: precision / recall / F per value.
+- **Curve**: the lake's dominant faces re-clustered at every value of the main threshold without
+  rerunning the pipeline, compared as the ``identity_clusters`` asset compares them
+  (``USE_TRACK_FACES``: mean vectors and ``identity_threshold``, or best-matching faces and
+  ``link_threshold``): precision / recall / F per value.
 - **Real ads**: every ``../shared/real_ads`` folder as a 1 fps video through the per-video path
   (frames, faces, dominant face); per folder the label (presenter, photos that must not win) and
   the decision. ``yes (baby)`` and ``yes (child)`` count as ``yes``: a viewer would call them
@@ -38,7 +39,7 @@ from influencer_pipeline.evaluation.truth import load_truth
 from influencer_pipeline.faces.calibration import calibration_for
 from influencer_pipeline.identities.clustering import ClusterConfig, cluster_video_faces
 
-CURVE = (0.30, 0.32, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44, 0.46)
+CURVE = (0.30, 0.32, 0.34, 0.345, 0.35, 0.36, 0.38, 0.40, 0.42, 0.44, 0.46)
 FACE_DEMO = {"validation": (20260, 20), "development": (11, 15), "default": (7, 8)}
 
 
@@ -111,18 +112,30 @@ def demo_lines(name: str, scores: dict[str, Any]) -> list[str]:
     ]
 
 
+def main_threshold() -> str:
+    """The name of the threshold the ``identity_clusters`` asset decides with."""
+    from influencer_pipeline.defs.identities.assets import USE_TRACK_FACES
+
+    return "link_threshold" if USE_TRACK_FACES else "identity_threshold"
+
+
 def recluster(lake: Path, demo: Path, threshold: float, embedder: str = "dlib") -> dict:
-    """The face figures with the dominant faces re-clustered at ``link_threshold=threshold``."""
+    """The face figures with the dominant faces re-clustered as the asset does, with its main
+    threshold (``main_threshold``) set to ``threshold``."""
     faces = lake_io.read_parquet_many(sorted((lake / "video_faces").glob("*.parquet")))
     groups = lake_io.read_parquet(lake / "duplicate_groups.parquet")
     influencers = lake_io.read_parquet(lake / "video_influencers.parquet")
     canonical = set(groups.loc[groups["is_canonical"], "video_id"])
     faces = faces[faces["has_dominant_face"] & faces["video_id"].isin(canonical)]
     calibration = calibration_for(embedder)
-    config = ClusterConfig(
-        identity_threshold=calibration.identity_threshold, link_threshold=threshold
-    )
-    clusters = cluster_video_faces(faces.reset_index(drop=True), config)
+    values = {
+        "identity_threshold": calibration.identity_threshold,
+        "link_threshold": calibration.link_threshold,
+        main_threshold(): threshold,
+    }
+    config = ClusterConfig(**values)
+    bags = main_threshold() == "link_threshold"
+    clusters = cluster_video_faces(faces.reset_index(drop=True), config, use_bags=bags)
     label = dict(zip(clusters["video_id"], clusters["cluster_key"], strict=True))
     source = influencers["duplicate_of"].fillna(influencers["video_id"])
     influencers = influencers.assign(
@@ -136,13 +149,13 @@ def recluster(lake: Path, demo: Path, threshold: float, embedder: str = "dlib") 
 
 def curve_lines(lake: Path, demo: Path, name: str) -> tuple[list[str], list[dict]]:
     """Precision / recall over the main threshold (face videos of one demo lake)."""
-    lines = [f"precision/recall over link_threshold ({name} demo, BCubed / pairwise)"]
+    lines = [f"precision/recall over {main_threshold()} ({name} demo, BCubed / pairwise)"]
     rows = []
     for t in CURVE:
         s = recluster(lake, demo, t)
         rows.append({"threshold": t, "bcubed": s["bcubed"], "pairwise": s["pairwise"]})
         lines.append(
-            f"  {t:.2f}  BCubed {_prf(s['bcubed'])}   pairwise {_prf(s['pairwise'])}   "
+            f"  {t:.3f}  BCubed {_prf(s['bcubed'])}   pairwise {_prf(s['pairwise'])}   "
             f"wrong merges {len(s['wrong_merges'])}"
         )
     return lines, rows

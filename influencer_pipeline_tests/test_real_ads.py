@@ -110,6 +110,7 @@ def _real_ad_decision(shared_dir: Path, folder: str, tmp_path: Path, models):
         "v14",  # presenter yes: 5 of 20 frames, between product shots
         "v32",  # yes (baby): 2 of 18 frames
         "v38",  # yes (child): 3 of 16 frames, face under 8 % of the frame height
+        "v69",  # yes: 8 of 13 frames, a close-up, a small photo on screen in 4 of them
     ],
 )
 def test_labelled_presenters_get_a_dominant_face(
@@ -127,6 +128,7 @@ def test_labelled_presenters_get_a_dominant_face(
         ("v17", "a picture"),  # a singer on stage before a poster
         ("v45", "a picture"),  # a couple's photo on a plaque in 11 of 21 frames
         ("v59", "film strip"),  # wedding photos on a sliding film strip
+        ("v68", "a picture"),  # a family photo shown in 4 of 22 frames
     ],
 )
 def test_photos_posters_and_strips_never_win(

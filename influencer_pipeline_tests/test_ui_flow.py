@@ -238,7 +238,8 @@ def _pictures_in_markdown(page, key: str) -> int:
 
 
 def test_faces_are_visible_in_the_ui(flow: Flow) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     from influencer_pipeline_tests.browser import find_chromium
 
     executable = find_chromium()

@@ -6,11 +6,20 @@ embedder name. Distances are Euclidean between L2-normalised embeddings.
 
 - ``dlib`` (calibrated here, on ``../shared/faces`` and ``../shared/real_ads``):
   ``track_distance`` 0.42 is the within-video identity cut (``faces.tracks``), also the limit
-  under which the embedded faces of one spatial tube are taken as one person (``embed_plan``);
-  ``identity_threshold`` 0.40 is the cross-video verification limit (``identities.clustering``,
-  evidence in ``ClusterConfig``); ``link_threshold`` is the video-to-video distance over
-  best-matching faces below which two videos may be joined (``identities.video_links``,
-  chosen on the development fold, see ``identities/folds.py``).
+  under which the embedded faces of one spatial tube are taken as one person (``embed_plan``).
+  ``identity_threshold`` 0.345 is the cross-video limit on the videos' mean vectors, the main
+  threshold of ``identity_clusters`` (HDBSCAN candidates, verification: ``ClusterConfig``).
+  Chosen on demos of development-fold people only (``demo/folds.py``: the development demo, the
+  default demo and the tests' tiny demo; ``benchmarks/accuracy.py --face-identities development
+  default``): the largest value with no wrong merge on any (BCubed P/R at 0.345: 1.000/0.822,
+  1.000/0.906, 1.000/1.000; 0.35 merges Paul Allen's video into Elton John's on the default
+  demo, 0.42 two people of the development demo; at 0.34 the tiny demo splits a person, R
+  0.833). The earlier 0.40 had been measured on the photos of all people, before the folds. On
+  the validation fold: P/R 1.000/0.848 at 0.345 (0.40: 0.937/0.848, one wrong merge);
+  ``benchmarks/RESULTS.md``, issue 12.
+  ``link_threshold`` 0.42 is the same limit on video-to-video distances over best-matching faces
+  (``identities.video_links``; used when the asset compares bags of faces, off by default:
+  measured worse), chosen the same way (development 1.000/0.748, default 1.000/0.803, no merge).
 - ``facenet`` (InceptionResnetV1 / VGGFace2): **not calibrated here** (its weights cannot be
   downloaded on these machines). The values are the commonly used same-person limit on
   normalised FaceNet embeddings (about 1.0) lowered for precision; ``calibrated`` is False and
@@ -39,10 +48,10 @@ CALIBRATIONS: dict[str, EmbedderCalibration] = {
     "dlib": EmbedderCalibration(
         embedder="dlib",
         track_distance=0.42,
-        identity_threshold=0.40,
-        link_threshold=0.36,
+        identity_threshold=0.345,
+        link_threshold=0.42,
         calibrated=True,
-        source="shared/faces photos (development fold) and shared/real_ads, MTCNN boxes",
+        source="demos of development-fold people (shared/faces) and shared/real_ads, MTCNN boxes",
     ),
     "facenet": EmbedderCalibration(
         embedder="facenet",

@@ -18,6 +18,8 @@ import av
 import numpy as np
 from PIL import Image
 
+from influencer_pipeline.demo.motion import random_motion, warp_head
+from influencer_pipeline.demo.photos import load_library
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline_tests.conftest import gradient_frames
 
@@ -313,14 +315,21 @@ def raw_h264(folder: Path) -> Path:
 
 
 def face_video(folder: Path, person: str, seconds: float = 4.0, fps: int = 10) -> Path:
-    """A 270 x 480 clip of a demo photo of ``person`` drifting slowly across a grey background."""
-    photo = Image.open(DEMO_FACES / person / "1.jpg").convert("RGB")
-    photo.thumbnail((230, 300))
-    face = np.asarray(photo)
+    """A 270 x 480 clip of ``person`` talking: a demo photo whose head turns, nods and speaks
+    (the demo's head motion), drifting slowly across a grey background. A photo that only
+    drifts is a picture, not a presenter (``faces.liveness``)."""
+    library = load_library()
+    photo = library.photos[person][0]
+    image = Image.open(photo.path).convert("RGBA")
+    scale = min(230 / image.width, 300 / image.height)
+    layer = image.resize((round(image.width * scale), round(image.height * scale)))
+    box = tuple(v * scale for v in photo.face_box)
+    motion = random_motion(np.random.default_rng(zlib.crc32(person.encode())))
     frames = []
     for i in range(round(seconds * fps)):
-        canvas = np.full((480, 270, 3), 90, np.uint8)
-        x, y = 10 + i % 20, 60 + (i * 2) % 30
-        canvas[y : y + face.shape[0], x : x + face.shape[1]] = face
-        frames.append(canvas)
+        t = i / fps
+        head = warp_head(layer, box, motion.pose(t), motion.light(t))  # type: ignore[arg-type]
+        canvas = Image.new("RGB", (270, 480), (90, 90, 90))
+        canvas.paste(head, (10 + i % 20, 60 + (i * 2) % 30), head)
+        frames.append(np.asarray(canvas))
     return write_video(folder / f"{person}.mp4", frames, fps)

@@ -1,0 +1,69 @@
+"""The dlib distance thresholds on people never used to choose them (the validation fold).
+
+``faces.calibration``'s ``identity_threshold`` (mean vectors, 0.34) and ``link_threshold`` (bags
+of faces, 0.42) were chosen on demos of development-fold people only; here they are applied to
+the shipped photos of the *validation* fold (``demo/faces``, manifest ``identity_set =
+validation``; no ``../shared`` needed). A photo pair is harder than a video pair (one face a
+side, no mean over a track), so the bounds are loose: they catch a threshold that no longer
+separates people. Measured (share of same-person / different-people pairs within the limit):
+0.36: 81.2 % / 0.02 %, 0.40: 94.8 % / 0.25 %, 0.42: 96.9 % / 0.72 %.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from influencer_pipeline.demo.folds import VALIDATION, load_folds
+from influencer_pipeline.demo.photos import load_library
+from influencer_pipeline.faces.calibration import calibration_for
+from influencer_pipeline.faces.detection import FaceDetector
+from influencer_pipeline.faces.embedders import make_embedder
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def validation_embeddings() -> tuple[list[str], np.ndarray]:
+    """(identity, L2-normalised dlib embedding) of the largest face of every validation photo."""
+    detector, embedder = FaceDetector(batch_size=16), make_embedder("dlib")
+    library = load_library(identity_set="validation")
+    ids, vectors = [], []
+    for identity, photos in sorted(library.photos.items()):
+        for photo in photos:
+            image = np.asarray(Image.open(photo.path).convert("RGB"))
+            found = detector.detect([image])[0]
+            if not found:
+                continue
+            largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+            vectors.append(embedder.embed(image, [largest])[0])
+            ids.append(identity)
+    matrix = np.asarray(vectors, dtype=np.float64)
+    return ids, matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_the_photos_are_validation_people(validation_embeddings) -> None:
+    ids, _ = validation_embeddings
+    folds = load_folds()
+    assert len(set(ids)) >= 40
+    assert {folds[i] for i in ids} == {VALIDATION}
+
+
+@pytest.mark.parametrize(
+    ("name", "least_same"), [("identity_threshold", 0.6), ("link_threshold", 0.9)]
+)
+def test_thresholds_separate_validation_people(
+    validation_embeddings, name: str, least_same: float
+) -> None:
+    ids, x = validation_embeddings
+    limit = getattr(calibration_for("dlib"), name)
+    same, other = [], []
+    for i, j in itertools.combinations(range(len(ids)), 2):
+        (same if ids[i] == ids[j] else other).append(float(np.linalg.norm(x[i] - x[j])))
+    same_within = float(np.mean(np.asarray(same) <= limit))
+    other_within = float(np.mean(np.asarray(other) <= limit))
+    assert same_within >= least_same, (limit, same_within)
+    assert other_within <= 0.012, (limit, other_within)
