@@ -18,9 +18,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -55,27 +52,6 @@ def build_face_demo(out: Path, identities: str) -> Path:
         f"face demo ({identities}): {summary.n_files} files ({time.perf_counter() - started:.0f} s)"
     )
     return out
-
-
-def run_pipeline(demo: Path, lake: Path, dagster_home: Path) -> None:
-    """``influencer-pipeline run`` on the demo sheet into ``lake`` (in process, dlib)."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    command = [
-        str(Path(sys.executable).with_name("influencer-pipeline")),
-        "run",
-        "--input",
-        str(demo / "demo_sheet.xlsx"),
-        "--lake",
-        str(lake),
-        "--embedder",
-        "dlib",
-        "--executor",
-        "in_process",
-    ]
-    env = dict(os.environ, DAGSTER_HOME=str(dagster_home))
-    started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-    print(f"face pipeline: {time.perf_counter() - started:.0f} s into {lake}")
 
 
 def _face_scores(influencers: pd.DataFrame, demo: Path) -> dict[str, Any]:
@@ -253,6 +229,8 @@ def face_figures(
         demo, lake = work / f"faces_{name}" / "demo", work / f"faces_{name}" / "lake"
         if run:
             build_face_demo(demo, name)
+            from accuracy import run_pipeline  # the same command as the other sections
+
             run_pipeline(demo, lake, work / f"faces_{name}" / "dagster_home")
         influencers = lake_io.read_parquet(lake / "video_influencers.parquet")
         scores = _face_scores(influencers, demo)

@@ -8,17 +8,15 @@ about one per second, taken at each upload's own times), plus a letterboxed copy
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
 from influencer_pipeline.media.dedup import find_duplicate_groups
 from influencer_pipeline.media.encode import write_video
-from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
+from influencer_pipeline_tests.dedup_inputs import dedup_tables
 
 # three labelled groups in three placements each way, a pair of two cuts of one shoot
 # (v52 / v54: the same unboxing footage under another opening hook and other captions; both
@@ -57,23 +55,7 @@ def real(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     boxed = [_letterboxed(_rgb(p)) for p in sorted((root / "v26").glob("*.jpg"))]
     videos["v26_letterboxed"] = write_video(out / "v26_lb.mp4", boxed, fps=1.0, gop=5)
     labels["v26_letterboxed"] = labels["v26"]
-    config = SamplingConfig()
-    files, tables = [], []
-    for video_id, path in videos.items():
-        result = sample_frames(path, config)
-        tables.append(frames_table(video_id, result, config))
-        rgb = result.frames[0].rgb
-        files.append(
-            {
-                "video_id": video_id,
-                "status": "ok",
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "width": rgb.shape[1],
-                "height": rgb.shape[0],
-                "duration_s": result.duration_s,
-            }
-        )
-    groups = find_duplicate_groups(pd.DataFrame(files), pd.concat(tables, ignore_index=True))
+    groups = find_duplicate_groups(*dedup_tables(videos))
     return groups.set_index("video_id"), labels
 
 

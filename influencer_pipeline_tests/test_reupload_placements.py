@@ -9,7 +9,6 @@ same end card. A 16:9 ad and its 9:16 centre crop. The evidence columns say how 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import av
@@ -21,8 +20,8 @@ from PIL import Image, ImageDraw
 from influencer_pipeline.lake_schema import DUPLICATE_GROUPS, to_arrow
 from influencer_pipeline.media.dedup import find_duplicate_groups
 from influencer_pipeline.media.encode import write_video
-from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 from influencer_pipeline.media.transforms import transform_video
+from influencer_pipeline_tests.dedup_inputs import dedup_tables
 
 FPS = 10
 
@@ -122,29 +121,9 @@ def uploads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _tables(paths: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    config = SamplingConfig()
-    files, frames = [], []
-    for video_id, path in paths.items():
-        result = sample_frames(path, config)
-        frames.append(frames_table(video_id, result, config))
-        rgb = result.frames[0].rgb
-        files.append(
-            {
-                "video_id": video_id,
-                "status": "ok",
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "width": rgb.shape[1],
-                "height": rgb.shape[0],
-                "duration_s": result.duration_s,
-            }
-        )
-    return pd.DataFrame(files), pd.concat(frames, ignore_index=True)
-
-
 @pytest.fixture(scope="module")
 def groups(uploads: dict[str, Path]) -> pd.DataFrame:
-    files, frames = _tables(uploads)
+    files, frames = dedup_tables(uploads)
     table = find_duplicate_groups(files, frames)
     to_arrow(table, DUPLICATE_GROUPS)
     return table.set_index("video_id")

@@ -13,7 +13,6 @@ code under test.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +21,11 @@ import pytest
 
 from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.media.dedup import find_duplicate_groups
-from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 from influencer_pipeline.media.placement import N_HASHES
 from influencer_pipeline.media.reupload_match import ReuploadConfig, VideoPrint, compare_videos
 from influencer_pipeline.media.transforms import transform_video
 from influencer_pipeline_tests.conftest import TINY_DEMO
+from influencer_pipeline_tests.dedup_inputs import dedup_tables
 
 STEP = 1 / 6  # body frames of a 4 s video: 12 in 2 s
 
@@ -87,26 +86,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict[s
     return expected.reset_index(drop=True), videos
 
 
-def _tables(videos: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    config = SamplingConfig()
-    files, frames = [], []
-    for video_id, path in videos.items():
-        result = sample_frames(path, config)
-        frames.append(frames_table(video_id, result, config))
-        rgb = result.frames[0].rgb
-        files.append(
-            {
-                "video_id": video_id,
-                "status": "ok",
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "width": rgb.shape[1],
-                "height": rgb.shape[0],
-                "duration_s": result.duration_s,
-            }
-        )
-    return pd.DataFrame(files), pd.concat(frames, ignore_index=True)
-
-
 def _partition(labels: dict[str, str]) -> set[frozenset[str]]:
     groups: dict[str, set[str]] = {}
     for video, label in labels.items():
@@ -118,7 +97,7 @@ def test_tiny_demo_reuploads_group_exactly(tiny: tuple[pd.DataFrame, dict[str, P
     """Every re-upload (the demo's and those made here, down to 134 x 240) joins its original;
     no two originals merge (other ads of the same person, same room or same end card)."""
     expected, videos = tiny
-    files, frames = _tables(videos)
+    files, frames = dedup_tables(videos)
     groups = find_duplicate_groups(files, frames).set_index("video_id")
     found = _partition(groups["group_id"].to_dict())
     truth = _partition(dict(zip(expected["file"], expected["duplicate_group"], strict=True)))

@@ -90,6 +90,27 @@ MAX_OTHER_PHOTOS = 2
 LONG_SIDE = 360
 OTHER_LONG_SIDE = 240
 DETECT_SIDE = 640
+# MANIFEST.csv's columns as this script writes them (``curate_sets`` adds ``identity_set``)
+MANIFEST_COLUMNS = (
+    "path",
+    "identity",
+    "role",
+    "shared_path",
+    "source_repo",
+    "source_path",
+    "license_of_repo",
+    "crop_x1",
+    "crop_y1",
+    "crop_x2",
+    "crop_y2",
+    "face_x1",
+    "face_y1",
+    "face_x2",
+    "face_y2",
+    "width",
+    "height",
+    "det_prob",
+)
 MIN_PROB = 0.98  # detector confidence of the dominant face
 OTHER_FACE_PROB = 0.90  # a second face at this confidence ...
 OTHER_FACE_RATIO = 0.30  # ... and at least this fraction of the dominant face's height disqualifies
@@ -308,28 +329,8 @@ def _write(kept: dict[str, list[Curated]], out: Path) -> None:
             elif child.name in {"MANIFEST.csv", "LICENSES.md"}:
                 child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    columns = [
-        "path",
-        "identity",
-        "role",
-        "shared_path",
-        "source_repo",
-        "source_path",
-        "license_of_repo",
-        "crop_x1",
-        "crop_y1",
-        "crop_x2",
-        "crop_y2",
-        "face_x1",
-        "face_y1",
-        "face_x2",
-        "face_y2",
-        "width",
-        "height",
-        "det_prob",
-    ]
     with (out / "MANIFEST.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for ident in sorted(kept):
             for n, photo in enumerate(kept[ident], start=1):
@@ -343,8 +344,8 @@ def _write(kept: dict[str, list[Curated]], out: Path) -> None:
                         "role": photo.role,
                         "shared_path": photo.shared_path,
                         **photo.source,
-                        **dict(zip(columns[7:11], photo.crop_box, strict=True)),
-                        **dict(zip(columns[11:15], photo.face_box, strict=True)),
+                        **dict(zip(MANIFEST_COLUMNS[7:11], photo.crop_box, strict=True)),
+                        **dict(zip(MANIFEST_COLUMNS[11:15], photo.face_box, strict=True)),
                         "width": photo.image.width,
                         "height": photo.image.height,
                         "det_prob": f"{photo.det_prob:.4f}",

@@ -19,6 +19,7 @@ import numpy as np
 
 from influencer_pipeline.demo.curate_faces import (
     INFLUENCER_CANDIDATES,
+    MANIFEST_COLUMNS,
     MAX_INFLUENCER_PHOTOS,
     MAX_OTHER_PHOTOS,
     MIN_INFLUENCER_PHOTOS,
@@ -31,27 +32,7 @@ from influencer_pipeline.demo.curate_faces import (
 )
 from influencer_pipeline.demo.folds import fold_of, write_folds
 
-COLUMNS = [
-    "path",
-    "identity",
-    "role",
-    "shared_path",
-    "source_repo",
-    "source_path",
-    "license_of_repo",
-    "crop_x1",
-    "crop_y1",
-    "crop_x2",
-    "crop_y2",
-    "face_x1",
-    "face_y1",
-    "face_x2",
-    "face_y2",
-    "width",
-    "height",
-    "det_prob",
-    "identity_set",
-]
+COLUMNS = [*MANIFEST_COLUMNS, "identity_set"]
 
 
 def _read_manifest(path: Path) -> list[dict[str, str]]:

@@ -21,15 +21,9 @@ from influencer_pipeline import lake
 from influencer_pipeline.defs.jobs import CROSS_VIDEO_ASSET_NAMES
 from influencer_pipeline.defs.partitions import VIDEOS
 from influencer_pipeline.planning import PER_VIDEO_ASSETS, VideoState
+from influencer_pipeline.recovery import ACTIVE_STATUSES
 
 CATALOG_ASSET = "video_catalog"
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 def partition_files(lake_root: str, asset: str) -> set[str]:
