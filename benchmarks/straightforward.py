@@ -6,8 +6,8 @@ Per video (``straightforward_video``):
 
 - decode with PyAV from the start and keep one frame every 0.5 s (2 fps), converted to RGB at a
   size whose long side is 640 px (``frame.to_ndarray(width=, height=)``);
-- MTCNN (facenet-pytorch, through the project's ``FaceDetector`` with its default settings) on
-  those frames, one batch per video;
+- MTCNN (facenet-pytorch, through the project's ``FaceDetector``) at facenet-pytorch's smallest
+  face, 20 px, with no floor relative to the frame height, on those frames, one batch per video;
 - EVERY detected face embedded with the embedder the pipeline used (the project's
   ``make_embedder``: dlib descriptor or FaceNet), no quality gate, no skipping;
 - the dominant face the simple way: the video's faces grouped by average linkage at the
@@ -190,7 +190,7 @@ def run(sheet: Path, out: Path, embedder_name: str) -> None:
     from influencer_pipeline.faces.embedders import make_embedder
 
     started = time.perf_counter()
-    detector, embedder = FaceDetector(), make_embedder(embedder_name)
+    detector, embedder = FaceDetector(min_rel_height=0.0), make_embedder(embedder_name)
     distance = calibration_for(embedder.name).track_distance
     setup_s = time.perf_counter() - started
     videos = [

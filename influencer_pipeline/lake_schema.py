@@ -135,6 +135,7 @@ FACE_EMBEDDINGS = pa.schema(
         pa.field("embedder_version", pa.string()),
         pa.field("thumbnail", pa.binary()),  # JPEG of the face crop
         pa.field("aligned_face", pa.binary()),  # 32x32 grey face aligned on landmarks (liveness)
+        pa.field("framed", pa.bool_()),  # a picture's border on all four sides (faces.framing)
         pa.field("tube", pa.int32()),  # faces held in place across frames; -1: none
         pa.field("embed_skip", pa.string()),  # why not embedded: hard_gate, below_presenter_size,
         # tube_has_enough; null when embedded

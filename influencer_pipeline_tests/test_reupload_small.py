@@ -60,6 +60,37 @@ def test_other_shots_after_the_same_opening_stay_apart() -> None:
     assert not compare_videos(first, other, ReuploadConfig()).is_duplicate
 
 
+def _moving_shots(shots: list[tuple[int, int, int]], step: float = 0.5) -> VideoPrint:
+    """(shot, first, last) frames of moving shots: frame k of a shot differs from k+1 in one bit."""
+    bases = np.random.default_rng(11).integers(0, 2**63, 8, dtype=np.uint64)
+    hashes = []
+    for shot, first, last in shots:
+        for k in range(first, last):
+            drift = np.uint64((1 << k) - 1)  # k low bits set: frames k apart differ in k bits
+            hashes.append(bases[shot] ^ drift)
+    values = np.array(hashes, np.uint64)
+    times = np.arange(len(values)) * step
+    return VideoPrint(times, values, values.copy(), np.zeros((len(values), N_HASHES), np.uint64))
+
+
+def test_a_shot_moved_to_the_end_is_another_edit() -> None:
+    """Shots X Y Z against Y Z X: Y Z look like a trim at both ends, but X is not cut, it moved."""
+    original = _moving_shots([(0, 0, 6), (1, 0, 6), (2, 0, 6)])
+    recut = _moving_shots([(1, 0, 6), (2, 0, 6), (0, 0, 6)])
+    match = compare_videos(original, recut, ReuploadConfig())
+    assert not match.is_duplicate
+    assert "another edit" in match.reason
+
+
+def test_a_trim_inside_a_long_shot_is_still_a_trim() -> None:
+    """A shot's first 4 of 12 frames cut off: the rest of the shot sits at the overlap's edge."""
+    original = _moving_shots([(0, 0, 12), (1, 0, 6), (2, 0, 6)])
+    trimmed = _moving_shots([(0, 4, 12), (1, 0, 6), (2, 0, 6)])
+    match = compare_videos(original, trimmed, ReuploadConfig())
+    assert match.is_duplicate, match.reason
+    assert match.offset_s == pytest.approx(2.0, abs=0.26)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict[str, Path]]:
     """The tiny demo's truth and videos, plus re-uploads of two of its originals made here."""

@@ -118,6 +118,11 @@ class FaceModels(dg.ConfigurableResource):
         default=False, description="Let facenet-pytorch download its weights when missing."
     )
     min_face_size: int = Field(default=20, description="Smallest face MTCNN looks for, in px.")
+    min_face_rel_height: float = Field(
+        default=0.04,
+        description="Smallest face MTCNN looks for, as a share of the frame height (the larger "
+        "of the two applies; below 4 % a face cannot change a video's decision).",
+    )
     batch_size: int = Field(default=16, description="Frames per detection batch.")
 
     _choice: Any = PrivateAttr(default=None)
@@ -152,10 +157,12 @@ class FaceModels(dg.ConfigurableResource):
         """The FaceDetector, loaded on first use."""
         from influencer_pipeline.faces.detection import FaceDetector
 
-        key = ("detector", self.min_face_size, self.batch_size)
+        key = ("detector", self.min_face_size, self.min_face_rel_height, self.batch_size)
         if key not in _MODEL_CACHE:
             _MODEL_CACHE[key] = FaceDetector(
-                min_face_size=self.min_face_size, batch_size=self.batch_size
+                min_face_size=self.min_face_size,
+                min_rel_height=self.min_face_rel_height,
+                batch_size=self.batch_size,
             )
         return _MODEL_CACHE[key]
 

@@ -10,8 +10,10 @@ and applies the rules of ``DominanceConfig``. A track can win when:
 4. it is a live person, not a picture (``faces.liveness``): it is not the same image again and
    again (at least ``picture_share`` of its face pairs a second or more apart rigid copies,
    with a median landmark change below ``picture_median_shape``), it is in a row of similar
-   faces (a film strip, a collage) in less than ``gallery_share`` of its frames, and it is held
-   on screen in two consecutive sampled frames at least once.
+   faces (a film strip, a collage) in less than ``gallery_share`` of its frames, inside a
+   picture's border (``faces.framing``: a photo frame, screen or poster) in less than
+   ``framed_share`` of them, and it is held on screen in two consecutive sampled frames at least
+   once.
 
 The winner is the eligible track with the strongest presence, and it must beat the strongest
 *rival* (any other live track seen in ``min_frames`` frames with a median face of the minimum
@@ -72,6 +74,9 @@ class DominanceConfig:
       presenters have 0.00-0.20 of rigid pairs, pictures of people 0.45-1.00 with median pair
       landmark change 0.03-0.108 (presenters 0.11-0.20).
     - ``gallery_share`` (0.5): a track in a row of >= 3 similar faces in half of its frames.
+    - ``framed_share`` (0.5): a track inside a picture's border in half of its frames; the
+      border is never found around a real presenter or a real clip's person (0 of 31 tracks,
+      ``benchmarks/framing.py``).
     - ``require_continuity``: a presenter's shot is held for at least two consecutive sampled
       frames once (every labelled presenter is; the man of the film strip of ``v59``, two
       different photos in frames 5 and 10, is not).
@@ -90,6 +95,7 @@ class DominanceConfig:
     picture_median_shape: float = PICTURE_MEDIAN_SHAPE
     min_picture_pairs: int = MIN_PICTURE_PAIRS
     gallery_share: float = 0.5
+    framed_share: float = 0.5
     require_continuity: bool = True
 
     def __post_init__(self) -> None:
@@ -103,6 +109,7 @@ class DominanceConfig:
             "min_presence",
             "picture_share",
             "gallery_share",
+            "framed_share",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -184,6 +191,11 @@ def picture_reason(stats: TrackStats, config: DominanceConfig) -> str | None:
             f"keep their shape (median change {stats.median_shape:.2f} < "
             f"{config.picture_median_shape:.2f}): a photo, poster, print or screenshot, not a "
             "person moving"
+        )
+    if stats.framed_share >= config.framed_share:
+        return (
+            f"a picture: inside a picture's border (straight edges on all four sides: a photo "
+            f"frame, screen or poster) in {stats.framed_frames}/{stats.n_frames} frames"
         )
     if stats.gallery_share >= config.gallery_share:
         return (

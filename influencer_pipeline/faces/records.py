@@ -30,6 +30,7 @@ from influencer_pipeline.faces.embed_plan import (
     tube_disagrees,
 )
 from influencer_pipeline.faces.embedders import FaceEmbedder
+from influencer_pipeline.faces.framing import framed, grey_image
 from influencer_pipeline.faces.liveness import aligned_patch
 from influencer_pipeline.faces.quality import FaceQuality, QualityThresholds, assess
 
@@ -67,6 +68,7 @@ FACE_COLUMNS: dict[str, str] = {
     "embedder_version": "object",
     "thumbnail": "object",  # JPEG bytes of the face crop with margin, long side 96 px
     "aligned_face": "object",  # 32 x 32 grey uint8 bytes, aligned on the landmark template
+    "framed": "bool",  # a picture's border on all four sides (faces.framing)
     "tube": "int32",  # spatial tube in this video (faces held in place across frames), -1: none
     "embed_skip": "object",  # None (embedded) | hard_gate | below_presenter_size | tube_has_enough
 }
@@ -305,6 +307,7 @@ def _face_record(
         "embedder_version": embedder.version,
         "thumbnail": face_thumbnail(image, detection.box),
         "aligned_face": aligned_patch(image, detection.landmarks),
+        "framed": framed(grey_image(image), detection.box),
         "tube": -1,
         "embed_skip": SKIP_HARD_GATE if quality.hard_fail else None,
     }

@@ -9,7 +9,8 @@
   (``continuous``: one shot held at least one sampling step, as a presenter's shot is; the same
   person in scattered single frames is a photo coming back on a film strip or in a collage), and
   in how many of its frames it sits in a *gallery* (at least ``GALLERY_FACES`` faces of about its
-  size in the frame: a film strip, a collage, a row of photos).
+  size in the frame: a film strip, a collage, a row of photos), and in how many it is *framed*
+  (``faces.framing``: a picture's border on all four sides).
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ class TrackStats:
     median_shape: float = float("nan")
     continuous: bool = False
     gallery_frames: int = 0
+    framed_frames: int = 0
 
     @property
     def rigid_share(self) -> float:
         """Share of the measured cross-frame pairs that are rigid copies (0 when none measured)."""
         return self.rigid_pairs / self.pairs if self.pairs else 0.0
+
+    @property
+    def framed_share(self) -> float:
+        """Share of the track's frames in which it has a picture's border around it."""
+        return self.framed_frames / self.n_frames if self.n_frames else 0.0
 
     @property
     def gallery_share(self) -> float:
@@ -73,7 +80,19 @@ class TrackStats:
             if self.gallery_frames
             else ""
         )
-        return f"{rigid}, {held}{gallery}"
+        border = (
+            f", inside a picture's border in {self.framed_frames}/{self.n_frames} frames"
+            if self.framed_frames
+            else ""
+        )
+        return f"{rigid}, {held}{gallery}{border}"
+
+
+def _framed(faces: pd.DataFrame) -> np.ndarray:
+    """Per face: a picture's border around it (False where the column is absent or null)."""
+    if "framed" not in faces.columns:
+        return np.zeros(len(faces), dtype=bool)
+    return faces["framed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def good_mask(faces: pd.DataFrame) -> np.ndarray:
@@ -136,7 +155,7 @@ def track_stats(faces: pd.DataFrame, labels: np.ndarray, n_body_frames: int) -> 
     times = _times(faces)
     good = good_mask(faces)
     landmarks, patches = _landmarks(faces), _patches(faces)
-    gallery = _gallery(faces)
+    gallery, framed = _gallery(faces), _framed(faces)
     stats = []
     for label in np.unique(labels[labels >= 0]):
         rows = np.flatnonzero(labels == label)
@@ -161,6 +180,7 @@ def track_stats(faces: pd.DataFrame, labels: np.ndarray, n_body_frames: int) -> 
                 median_shape=median_shape,
                 continuous=bool(np.any(np.diff(distinct) == 1)),
                 gallery_frames=len(np.unique(frames[rows][gallery[rows]])),
+                framed_frames=len(np.unique(frames[rows][framed[rows]])),
             )
         )
     stats.sort(key=lambda s: (-s.presence, -s.n_frames, s.label))

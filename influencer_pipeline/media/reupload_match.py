@@ -20,7 +20,10 @@ footage under another hook and other captions), shots in another order or of oth
    ``min_matched_frames`` frames match, ``min_coverage`` of the judged frames of *each* video in
    the overlap match, and no run of unmatched judged frames inside the overlap lasts longer than
    ``max_gap_s`` (a replaced opening or a swapped shot is such a run; a fast shot sampled at
-   other moments is one or two frames).
+   other moments is one or two frames), and fewer than ``min_moved_frames`` frames outside the
+   overlap show a picture that the other video has elsewhere (a trim removes footage, it never
+   moves it: the default demo's second cut, its shots in reverse order, looked like a trim at
+   both ends).
 
 Evidence kept for the analyst: matched and judged frames, the offset, the median scale and shift
 of the feature fits (scale 1, shift 0: the same framing), and the median number of agreeing
@@ -67,6 +70,7 @@ class ReuploadConfig:
     min_matched_frames: int = 3
     min_coverage: float = 0.7
     max_gap_s: float = 2.5
+    min_moved_frames: int = 2  # frames outside the overlap seen elsewhere in the other: a re-edit
     match: MatchConfig = field(default_factory=MatchConfig)
 
 
@@ -299,6 +303,35 @@ def _specific(
     return count
 
 
+def _moved(
+    judge: _Judge,
+    rate: float,
+    offset: float,
+    outside: tuple[np.ndarray, np.ndarray],
+    max_gap_s: float,
+) -> int:
+    """Frames outside the overlap whose picture the other video shows far from where they'd lie.
+
+    A trim removes footage, it never moves it: a frame cut off one video's end may match the
+    other only next to the overlap's edge (the rest of the same shot). A shot that the other
+    video shows more than ``max_gap_s`` away is footage in another order: another edit.
+    """
+    a, b = judge.a, judge.b
+    outside_a, outside_b = outside
+    moved = 0
+    for i in np.flatnonzero(outside_a):
+        hits = np.flatnonzero(judge.cheap[i])
+        if hits.size:
+            where = np.clip(rate * a.times[i] + offset, b.times[0], b.times[-1])
+            moved += int(np.abs(b.times[hits] - where).min() > max_gap_s)
+    for j in np.flatnonzero(outside_b):
+        hits = np.flatnonzero(judge.cheap[:, j])
+        if hits.size:
+            where = np.clip((b.times[j] - offset) / rate, a.times[0], a.times[-1])
+            moved += int(np.abs(a.times[hits] - where).min() * rate > max_gap_s)
+    return moved
+
+
 def _match_b(
     judge: _Judge, aligned: np.ndarray, matched_b: np.ndarray, todo: np.ndarray, tol: float
 ) -> None:
@@ -338,8 +371,9 @@ def _evaluate(judge: _Judge, rate: float, offset: float, config: ReuploadConfig)
                     identical += int(result.differing <= config.max_differing)
                 break
     specific = _specific(judge, aligned, matched_a, config)
-    judged_a = np.array([judge.judged_a(i) for i in range(len(a))]) & in_a
-    judged_b = np.array([judge.judged_b(j) for j in range(len(b))]) & in_b
+    judged_all_a = np.array([judge.judged_a(i) for i in range(len(a))])
+    judged_all_b = np.array([judge.judged_b(j) for j in range(len(b))])
+    judged_a, judged_b = judged_all_a & in_a, judged_all_b & in_b
     n_matched = int((matched_a & judged_a).sum())
     n_judged = max(int(judged_a.sum()), 1)
     cover_a = n_matched / n_judged
@@ -352,7 +386,12 @@ def _evaluate(judge: _Judge, rate: float, offset: float, config: ReuploadConfig)
         _longest_gap(a.times[judged_a], matched_a[judged_a], step_a),
         _longest_gap(b.times[judged_b], matched_b[judged_b], step_b),
     )
+    moved = _moved(
+        judge, rate, offset, (judged_all_a & ~in_a, judged_all_b & ~in_b), config.max_gap_s
+    )
     reasons = []
+    if moved >= config.min_moved_frames:
+        reasons.append(f"{moved} frames outside the shared stretch appear elsewhere (another edit)")
     if n_matched < config.min_matched_frames:
         reasons.append(f"only {n_matched} frames match")
     if min(cover_a, cover_b) < config.min_coverage:
