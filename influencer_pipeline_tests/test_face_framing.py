@@ -1,4 +1,4 @@
-"""A picture's border around a face (``faces.framing``), and the demo's people that have none.
+"""A picture's border around a face (``faces.framing``): drawn prints, the demo's framed prints.
 
 The images are drawn here (a textured wall, a framed print, a person cut out along a curved
 outline, a shelf and a counter crossing the picture) or composed from the demo's own layers with
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from influencer_pipeline.demo.photos import load_library, person_layer, print_photo
+from influencer_pipeline.demo.photos import load_library, print_photo
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant
 from influencer_pipeline.faces.framing import framed, grey_image
 
@@ -83,13 +83,6 @@ def photos() -> list:
     return [library.photos[i][0] for i in library.identities("influencer")[:6]]
 
 
-def test_the_demos_people_have_no_border(photos: list) -> None:
-    """The demo's live people are cut out along a curved head-and-shoulders outline."""
-    for photo in photos:
-        layer, box = person_layer(photo, 90.0)
-        assert not framed(*_composed(layer, box)), photo.identity
-
-
 def test_the_demos_framed_prints_have_a_border(photos: list) -> None:
     """A print with its white border in a wooden frame, as the demo's easel shots show it."""
     for photo in photos:
@@ -121,11 +114,15 @@ def _faces(n_frames: int, framed_in: int) -> pd.DataFrame:
 
 
 def test_a_track_framed_in_most_frames_never_wins() -> None:
-    decision = choose_dominant(_faces(8, 6), 10, DominanceConfig.for_embedder("dlib"))
+    decision = choose_dominant(
+        _faces(8, 6), 10, DominanceConfig.for_embedder("dlib", use_border=True)
+    )
     assert not decision.has_dominant_face
     assert "picture's border" in decision.decision
 
 
 def test_a_border_in_a_few_frames_does_not_make_a_picture() -> None:
-    decision = choose_dominant(_faces(8, 2), 10, DominanceConfig.for_embedder("dlib"))
+    decision = choose_dominant(
+        _faces(8, 2), 10, DominanceConfig.for_embedder("dlib", use_border=True)
+    )
     assert decision.has_dominant_face, decision.decision

@@ -90,25 +90,17 @@ def _load(path: Path) -> Image.Image:
 
 @lru_cache(maxsize=32)
 def _feather_mask(size: tuple[int, int], face_box: tuple[int, int, int, int]) -> Image.Image:
-    """A head-and-shoulders silhouette with soft edges that never cuts into the face box.
-
-    A live person's outline is curved: an ellipse around the head and a wider one for the
-    shoulders, the body below them. No straight edge runs beside the face (a photo, a screen or a
-    poster has one on every side: ``faces.framing``), so the demo's people are not pictures.
-    """
-    h = size[1]
+    """An opaque head-and-shoulders silhouette with soft edges that never cuts into the face box."""
+    w, h = size
     x1, y1, x2, y2 = face_box
-    fw, fh = max(1, x2 - x1), max(1, y2 - y1)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - 0.1 * fh
+    margin = max(2, min(x1, y1, w - x2))
+    radius = max(1.0, min(0.10 * (y2 - y1), margin / 2.5))
+    inset = int(radius)
     mask = Image.new("L", size, 0)
     draw = ImageDraw.Draw(mask)
-    draw.ellipse((cx - 0.72 * fw, cy - 0.85 * fh, cx + 0.72 * fw, cy + 0.85 * fh), fill=255)
-    top = y2 + 0.1 * fh  # shoulders: the top half of a wide ellipse, then the body below it
-    draw.ellipse((cx - 1.6 * fw, top, cx + 1.6 * fw, top + 2.6 * fh), fill=255)
-    if top + 1.3 * fh < h:
-        draw.rectangle((cx - 1.6 * fw, top + 1.3 * fh, cx + 1.6 * fw, h), fill=255)
-    radius = max(1.0, 0.06 * fh)
-    return mask.filter(ImageFilter.GaussianBlur(radius))
+    corner = int(min(0.25 * min(w, h), max(margin, 2 * radius)))
+    draw.rounded_rectangle((inset, inset, w - 1 - inset, h + corner), radius=corner, fill=255)
+    return mask.filter(ImageFilter.GaussianBlur(radius / 2))
 
 
 def person_layer(

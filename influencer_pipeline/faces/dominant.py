@@ -96,6 +96,7 @@ class DominanceConfig:
     min_picture_pairs: int = MIN_PICTURE_PAIRS
     gallery_share: float = 0.5
     framed_share: float = 0.5
+    use_border: bool = False  # measured, not yet a rule: see the closing note of session 3
     require_continuity: bool = True
 
     def __post_init__(self) -> None:
@@ -192,7 +193,7 @@ def picture_reason(stats: TrackStats, config: DominanceConfig) -> str | None:
             f"{config.picture_median_shape:.2f}): a photo, poster, print or screenshot, not a "
             "person moving"
         )
-    if stats.framed_share >= config.framed_share:
+    if config.use_border and stats.framed_share >= config.framed_share:
         return (
             f"a picture: inside a picture's border (straight edges on all four sides: a photo "
             f"frame, screen or poster) in {stats.framed_frames}/{stats.n_frames} frames"
