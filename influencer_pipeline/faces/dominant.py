@@ -10,10 +10,10 @@ and applies the rules of ``DominanceConfig``. A track can win when:
 4. it is a live person, not a picture (``faces.liveness``): it is not the same image again and
    again (at least ``picture_share`` of its face pairs a second or more apart rigid copies,
    with a median landmark change below ``picture_median_shape``), it is in a row of similar
-   faces (a film strip, a collage) in less than ``gallery_share`` of its frames, inside a
-   picture's border (``faces.framing``: a photo frame, screen or poster) in less than
-   ``framed_share`` of them, and it is held on screen in two consecutive sampled frames at least
-   once.
+   faces (a film strip, a collage) in less than ``gallery_share`` of its frames, and it is held
+   on screen in two consecutive sampled frames at least once. With ``use_border`` (off: measured,
+   not yet a rule), also inside a picture's border (``faces.framing``) in less than
+   ``framed_share`` of them; the border is always reported in the liveness words.
 
 The winner is the eligible track with the strongest presence, and it must beat the strongest
 *rival* (any other live track seen in ``min_frames`` frames with a median face of the minimum
@@ -74,7 +74,8 @@ class DominanceConfig:
       presenters have 0.00-0.20 of rigid pairs, pictures of people 0.45-1.00 with median pair
       landmark change 0.03-0.108 (presenters 0.11-0.20).
     - ``gallery_share`` (0.5): a track in a row of >= 3 similar faces in half of its frames.
-    - ``framed_share`` (0.5): a track inside a picture's border in half of its frames; the
+    - ``framed_share`` (0.5, only with ``use_border``): a track inside a picture's border in half
+      of its frames; the
       border is never found around a real presenter or a real clip's person (0 of 31 tracks,
       ``benchmarks/framing.py``).
     - ``require_continuity``: a presenter's shot is held for at least two consecutive sampled
