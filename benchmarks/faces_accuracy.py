@@ -173,7 +173,7 @@ def real_ads_presenters(shared: Path, work: Path) -> tuple[list[str], dict[str, 
     lines, rows = ["real ads (shared/real_ads): presenter and photo decisions"], []
     for label in labels:
         name = label["folder"]
-        path = _one_fps(folder / name, videos / f"{name}.mp4", write_video)
+        path = one_fps_video(folder / name, videos / f"{name}.mp4", write_video)
         frames = frames_table(name, sample_frames(path, sampling), sampling)
         faces = face_rows(name, frames, detector, embedder)
         searched = int((frames["role"].isin(FACE_ROLES) & ~frames["is_blank"]).sum())
@@ -205,7 +205,7 @@ def real_ads_presenters(shared: Path, work: Path) -> tuple[list[str], dict[str, 
     }
 
 
-def _one_fps(folder: Path, out: Path, write_video) -> Path:
+def one_fps_video(folder: Path, out: Path, write_video) -> Path:
     """The folder's frames (about one per second) as a 1 fps H.264 video (even size)."""
     if out.is_file():
         return out

@@ -16,8 +16,8 @@ import argparse
 import csv
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from faces_accuracy import one_fps_video
 
 from influencer_pipeline.faces.detection import FaceDetector
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant
@@ -28,20 +28,6 @@ from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def _folder_video(folder: Path, out: Path) -> Path:
-    from PIL import Image
-
-    if out.is_file():
-        return out
-    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.jpg"))]
-    h, w = images[0].shape[:2]
-    images = [
-        np.asarray(Image.fromarray(i).resize((w, h))) if i.shape[:2] != (h, w) else i
-        for i in images
-    ]
-    return write_video(out, [i[: h // 2 * 2, : w // 2 * 2] for i in images], fps=1.0, gop=5)
 
 
 def track_rows(name: str, path: Path, sampling: SamplingConfig, models: tuple) -> list[dict]:
@@ -79,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     with (args.shared / "real_ads" / "labels.csv").open(encoding="utf-8") as handle:
         for label in csv.DictReader(handle):
             name = label["folder"]
-            path = _folder_video(args.shared / "real_ads" / name, args.work / f"{name}.mp4")
+            path = one_fps_video(
+                args.shared / "real_ads" / name, args.work / f"{name}.mp4", write_video
+            )
             for row in track_rows(name, path, SamplingConfig(body_fps=1.0), models):
                 presenter = label["presenter"].startswith("yes") and row["winner"]
                 pictures = bool(label["faces_that_are_not_the_influencer"])

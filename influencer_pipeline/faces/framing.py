@@ -72,13 +72,20 @@ def _side(
 def framed(
     grey: np.ndarray, box: tuple[float, float, float, float], config: FramingConfig | None = None
 ) -> bool:
-    """True when the face at ``box`` (x1, y1, x2, y2 px) in ``grey`` (H x W) has a picture's
-    border on all four sides."""
+    """True when the face at ``box`` (x1, y1, x2, y2 px) in ``grey`` (H x W grey, or H x W x 3
+    RGB) has a picture's border on all four sides."""
     config = config or FramingConfig()
-    g = np.asarray(grey, dtype=np.float32)
-    height, width = g.shape
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    # only the window the four searches can reach is read (and turned grey): not the whole frame
+    reach = max(config.reach_side * w, config.span_margin * w) + 3
+    left = max(0, int(x1 - reach))
+    top = max(0, int(y1 - max(config.reach_top, config.span_margin) * h) - 3)
+    right = int(x2 + reach) + 1
+    bottom = int(y2 + max(config.reach_bottom, config.span_margin) * h) + 4
+    g = grey_image(np.asarray(grey)[top:bottom, left:right])
+    x1, x2, y1, y2 = x1 - left, x2 - left, y1 - top, y2 - top
+    height, width = g.shape
     rows = (max(0, int(y1 - config.span_margin * h)), min(height, int(y2 + config.span_margin * h)))
     cols = (max(0, int(x1 - config.span_margin * w)), min(width, int(x2 + config.span_margin * w)))
 

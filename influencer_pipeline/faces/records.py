@@ -30,7 +30,7 @@ from influencer_pipeline.faces.embed_plan import (
     tube_disagrees,
 )
 from influencer_pipeline.faces.embedders import FaceEmbedder
-from influencer_pipeline.faces.framing import framed, grey_image
+from influencer_pipeline.faces.framing import framed
 from influencer_pipeline.faces.liveness import aligned_patch
 from influencer_pipeline.faces.quality import FaceQuality, QualityThresholds, assess
 
@@ -307,7 +307,7 @@ def _face_record(
         "embedder_version": embedder.version,
         "thumbnail": face_thumbnail(image, detection.box),
         "aligned_face": aligned_patch(image, detection.landmarks),
-        "framed": framed(grey_image(image), detection.box),
+        "framed": framed(image, detection.box),
         "tube": -1,
         "embed_skip": SKIP_HARD_GATE if quality.hard_fail else None,
     }
