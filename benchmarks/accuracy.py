@@ -46,9 +46,9 @@ from real_ads import real_ads_groups  # noqa: E402
 
 from influencer_pipeline import lake as lake_io  # noqa: E402
 from influencer_pipeline.catalog.urls import normalize_url  # noqa: E402
-from influencer_pipeline.demo.config import DemoConfig  # noqa: E402
-from influencer_pipeline.demo.generator import generate_demo  # noqa: E402
-from influencer_pipeline.evaluation.lake import evaluate_lake  # noqa: E402
+from influencer_tools.demo.config import DemoConfig  # noqa: E402
+from influencer_tools.demo.generator import generate_demo  # noqa: E402
+from influencer_tools.evaluation.lake import evaluate_lake  # noqa: E402
 
 VALIDATION_SEED = 20260
 SHARED = ROOT.parent / "shared"

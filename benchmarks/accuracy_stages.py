@@ -21,13 +21,13 @@ import pandas as pd
 
 from influencer_pipeline import lake as lake_io
 from influencer_pipeline.catalog.urls import normalize_url
-from influencer_pipeline.evaluation.metrics import bcubed, pairwise, splits, wrong_merges
 from influencer_pipeline.media.dedup import find_duplicate_groups
 from influencer_pipeline.media.dedup_prints import lake_frame_images
 from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 from influencer_pipeline.outro.duplicates import group_with_copies
 from influencer_pipeline.outro.fingerprint import fingerprint_outro
 from influencer_pipeline.outro.records import fingerprint_row, fingerprints_from_table
+from influencer_tools.evaluation.metrics import bcubed, pairwise, splits, wrong_merges
 
 
 def _table(lake: Path, asset: str) -> pd.DataFrame:

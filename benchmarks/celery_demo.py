@@ -126,7 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="celery_bench_"))
     services = _services()
-    from influencer_pipeline.demo.generator import generate_demo
+    from influencer_tools.demo.generator import generate_demo
 
     generate_demo(out / "demo", TINY_DEMO)
     sheet = out / "demo" / "demo_sheet.xlsx"

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from influencer_pipeline.evaluation.metrics import bcubed, pairwise, wrong_merges
 from influencer_pipeline.identities.clustering import ClusterConfig, cluster_identities
+from influencer_tools.evaluation.metrics import bcubed, pairwise, wrong_merges
 
 
 @dataclass(frozen=True)

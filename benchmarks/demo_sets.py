@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from influencer_pipeline.demo.config import DemoConfig
-from influencer_pipeline.demo.generator import generate_demo
+from influencer_tools.demo.config import DemoConfig
+from influencer_tools.demo.generator import generate_demo
 
 DEFAULT_FILES = 54  # files of the default demo: 8 face influencers, 3 faceless, 6 re-uploads
 

@@ -169,7 +169,7 @@ def run_cli(
 
 def evaluate(lake: Path, truth: Path) -> dict[str, Any]:
     """BCubed and pairwise scores (all / face / faceless) of the lake against ``truth``."""
-    from influencer_pipeline.evaluation.lake import evaluate_lake
+    from influencer_tools.evaluation.lake import evaluate_lake
 
     _, payload = evaluate_lake(truth, str(lake))
     return summarize_quality(payload["influencers"])

@@ -29,12 +29,12 @@ from PIL import Image
 
 from influencer_pipeline import lake as lake_io
 from influencer_pipeline.catalog.urls import normalize_url
-from influencer_pipeline.demo.config import DemoConfig
-from influencer_pipeline.demo.generator import generate_demo
-from influencer_pipeline.evaluation.report import evaluate_assignments
-from influencer_pipeline.evaluation.truth import load_truth
 from influencer_pipeline.faces.calibration import calibration_for
 from influencer_pipeline.identities.clustering import ClusterConfig, cluster_video_faces
+from influencer_tools.demo.config import DemoConfig
+from influencer_tools.demo.generator import generate_demo
+from influencer_tools.evaluation.report import evaluate_assignments
+from influencer_tools.evaluation.truth import load_truth
 
 CURVE = (0.30, 0.32, 0.34, 0.345, 0.35, 0.36, 0.38, 0.40, 0.42, 0.44, 0.46)
 FACE_DEMO = {"validation": (20260, 20), "development": (11, 15), "default": (7, 8)}

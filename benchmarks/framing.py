@@ -22,6 +22,7 @@ from faces_accuracy import one_fps_video
 from influencer_pipeline.faces.detection import FaceDetector
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant
 from influencer_pipeline.faces.embedders import make_embedder
+from influencer_pipeline.faces.liveness import MIN_PICTURE_PAIRS
 from influencer_pipeline.faces.records import FACE_ROLES, face_rows
 from influencer_pipeline.faces.track_evidence import track_stats
 from influencer_pipeline.media.encode import write_video
@@ -47,6 +48,10 @@ def track_rows(name: str, path: Path, sampling: SamplingConfig, models: tuple) -
             "height": round(s.median_rel_height, 3),
             "framed": s.framed_frames,
             "share": round(s.framed_share, 2),
+            "pairs": s.pairs,
+            "rigid": s.rigid_pairs,
+            "shape": round(s.median_shape, 3),
+            "gallery": s.gallery_frames,
             "winner": decision.track == s.label,
         }
         for s in stats
@@ -82,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     print("\nframed in >= half of its frames, per kind of track:")
     for kind, part in table.groupby("kind"):
         print(f"  {kind:9s} {int((part['share'] >= 0.5).sum())} of {len(part)} tracks")
+    brief = table[table["pairs"] < MIN_PICTURE_PAIRS]
+    print(f"\ntoo brief for a rigidity verdict (< {MIN_PICTURE_PAIRS} pairs), per kind of track:")
+    for kind, part in brief.groupby("kind"):
+        all_rigid = int(((part["pairs"] > 0) & (part["rigid"] == part["pairs"])).sum())
+        framed = int((part["share"] >= 0.5).sum())
+        print(
+            f"  {kind:9s} {len(part)} tracks: framed in >= half {framed}, "
+            f"every measured pair rigid {all_rigid}"
+        )
     return 0
 
 

@@ -28,9 +28,9 @@ import pandas as pd
 from clustering import _peak_rss_mib, synthetic_embeddings
 from proctree import run_json_subprocess
 
-from influencer_pipeline.evaluation.metrics import bcubed, pairwise, wrong_merges
 from influencer_pipeline.identities.clustering import ClusterConfig, cluster_video_faces
 from influencer_pipeline.identities.stable_ids import assign_stable_ids, centroids_by_label
+from influencer_tools.evaluation.metrics import bcubed, pairwise, wrong_merges
 
 # identity_threshold of the identity_clusters asset for dlib (IDENTITY_THRESHOLDS["dlib"] in
 # influencer_pipeline/defs/identities/assets.py, a Dagster module the benchmarks do not import)

@@ -37,14 +37,6 @@ from clustering import Calibration, _peak_rss_mib, cluster_sizes
 from identity_scale import scores
 from proctree import run_json_subprocess
 
-from influencer_pipeline.demo.outros import (
-    LAYOUTS,
-    LOGOS,
-    PALETTES,
-    creator_designs,
-    render_card,
-    shared_brand_card,
-)
 from influencer_pipeline.identities.stable_ids import assign_stable_ids
 from influencer_pipeline.outro.fingerprint import (
     CardSignature,
@@ -54,6 +46,14 @@ from influencer_pipeline.outro.fingerprint import (
     colour_delta_e,
 )
 from influencer_pipeline.outro.grouping import GroupingConfig, group_outros
+from influencer_tools.demo.outros import (
+    LAYOUTS,
+    LOGOS,
+    PALETTES,
+    creator_designs,
+    render_card,
+    shared_brand_card,
+)
 
 
 def render_signatures(n_designs: int, seed: int) -> list[CardSignature]:

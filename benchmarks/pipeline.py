@@ -50,8 +50,8 @@ from per_video import STAGES, measure_path, sheet_urls
 from proctree import CpuWatch
 
 from influencer_pipeline.catalog.urls import normalize_url
-from influencer_pipeline.evaluation.report import evaluate_assignments
-from influencer_pipeline.evaluation.truth import load_truth
+from influencer_tools.evaluation.report import evaluate_assignments
+from influencer_tools.evaluation.truth import load_truth
 
 TARGET_NAIVE_RATIO = 10.0
 TARGET_FLOOR_RATIO = 1.5

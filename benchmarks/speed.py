@@ -9,7 +9,7 @@ Commands (from the repository root; figures, not tests):
     .venv/bin/python benchmarks/speed.py --reuse            # re-print; run only what is missing
     .venv/bin/python benchmarks/speed.py --skip-naive       # only the pipeline (A)
 
-The set: ``influencer_pipeline.demo`` at 540x960, 6-10 s per video (film strips and framed
+The set: ``influencer_tools.demo`` at 540x960, 6-10 s per video (film strips and framed
 photos of other people, side characters, outro cards, re-uploads), seed 1013 and the people and
 brand names of the *validation* fold (``identities="validation"``, ``brand_pool="validation"``),
 so not the default demo's; about ``--videos`` video files (``--videos 8`` gives ~16: every
@@ -110,7 +110,7 @@ def speed_config(n_videos: int) -> Any:
     creator has 3-6 videos (4.5 on average) and the extras (exact copy, duplicate row, second
     cut, look-alike outros) add a few files.
     """
-    from influencer_pipeline.demo.config import DemoConfig
+    from influencer_tools.demo.config import DemoConfig
 
     creators = max(3.0, n_videos * 0.9 / 4.5)
     return DemoConfig(
@@ -125,7 +125,7 @@ def speed_config(n_videos: int) -> Any:
 
 def make_set(work: Path, n_videos: int) -> DemoSet:
     """The set in ``WORK/demo_<N>``: generated once, reused afterwards."""
-    from influencer_pipeline.demo.generator import generate_demo
+    from influencer_tools.demo.generator import generate_demo
 
     folder = work / f"demo_{n_videos}"
     if not (folder / "truth.csv").is_file():
@@ -218,8 +218,8 @@ def run_straightforward(demo: DemoSet, work: Path, embedder: str, videos: int) -
 def quality_of(video_influencers: pd.DataFrame, truth_path: Path) -> dict[str, Any]:
     """The project's evaluation of ``video_influencers`` against the truth file."""
     from influencer_pipeline.catalog.urls import normalize_url
-    from influencer_pipeline.evaluation.report import evaluate_assignments
-    from influencer_pipeline.evaluation.truth import load_truth
+    from influencer_tools.evaluation.report import evaluate_assignments
+    from influencer_tools.evaluation.truth import load_truth
 
     base = truth_path.resolve().parent
     report = evaluate_assignments(

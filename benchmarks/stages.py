@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     demo = args.demo
     if demo is None:
-        from influencer_pipeline.demo.config import DemoConfig
-        from influencer_pipeline.demo.generator import generate_demo
+        from influencer_tools.demo.config import DemoConfig
+        from influencer_tools.demo.generator import generate_demo
 
         demo = Path(tempfile.mkdtemp(prefix="bench_demo_"))
         influencers = max(1, round((args.generate or 54) / 6))

@@ -14,9 +14,9 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from influencer_pipeline.demo.config import DemoConfig
-    from influencer_pipeline.demo.errors import DemoError
-    from influencer_pipeline.demo.generator import generate_demo
+    from influencer_tools.demo.config import DemoConfig
+    from influencer_tools.demo.errors import DemoError
+    from influencer_tools.demo.generator import generate_demo
 
     try:
         config = DemoConfig(
@@ -113,10 +113,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from influencer_pipeline.evaluation.lake import evaluate_lake
-    from influencer_pipeline.evaluation.report import EvaluationInputError
-    from influencer_pipeline.evaluation.truth import TruthFileError
     from influencer_pipeline.run_pipeline import use_lake
+    from influencer_tools.evaluation.lake import evaluate_lake
+    from influencer_tools.evaluation.report import EvaluationInputError
+    from influencer_tools.evaluation.truth import TruthFileError
 
     use_lake(args.lake)
     try:

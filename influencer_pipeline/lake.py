@@ -55,13 +55,34 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str] | UPath) -> Non
     local.parent.mkdir(parents=True, exist_ok=True)
     temp = local.with_name(f"{TEMP_PREFIX}{local.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_synced(temp, data)
         os.replace(temp, local)
+        fsync_dir(local.parent)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to the local file ``path`` and flush it to disk (not atomic by itself)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_file(path: Path) -> None:
+    """Flush the local file ``path`` to disk (before renaming it into place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a local folder's entries (a rename into it) to disk; a no-op where unsupported."""
+    with contextlib.suppress(OSError):
+        fsync_file(folder)
 
 
 def read_parquet(

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from influencer_pipeline.demo.config import DemoConfig
 from influencer_pipeline.media.encode import write_video
+from influencer_tools.demo.config import DemoConfig
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_DIR.parent / "shared"

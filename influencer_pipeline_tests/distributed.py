@@ -379,8 +379,8 @@ def sqlite_home(folder: Path) -> Path:
 def reference_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The tiny demo's sheet and its lake made in process on local disk: once per test session
     (the celery and S3 tests compare their lakes with it)."""
-    from influencer_pipeline.demo.generator import generate_demo
     from influencer_pipeline_tests.conftest import TINY_DEMO
+    from influencer_tools.demo.generator import generate_demo
 
     folder = tmp_path_factory.getbasetemp() / "tiny_demo_reference"
     sheet, lake, done = folder / "demo" / "demo_sheet.xlsx", folder / "lake", folder / "done"

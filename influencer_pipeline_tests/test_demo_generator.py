@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from influencer_pipeline.demo import DemoConfig, DemoError, generate_demo
-from influencer_pipeline.demo.backgrounds import room_style
-from influencer_pipeline.demo.camera import camera_frames
-from influencer_pipeline.demo.outros import render_card
-from influencer_pipeline.demo.photos import FACES_DIR, load_library
-from influencer_pipeline.demo.plan import plan_demo
-from influencer_pipeline.demo.render import card_design, render_video
-from influencer_pipeline.demo.scenes import build_canvas
+from influencer_tools.demo import DemoConfig, DemoError, generate_demo
+from influencer_tools.demo.backgrounds import room_style
+from influencer_tools.demo.camera import camera_frames
+from influencer_tools.demo.outros import render_card
+from influencer_tools.demo.photos import FACES_DIR, load_library
+from influencer_tools.demo.plan import plan_demo
+from influencer_tools.demo.render import card_design, render_video
+from influencer_tools.demo.scenes import build_canvas
 
 SHARED_PATH = Path(__file__).resolve().parents[1].parent / "shared"
 TINY = DemoConfig(

@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from influencer_pipeline.demo.config import DemoConfig
-from influencer_pipeline.demo.outputs import influencers_frame, truth_frame
-from influencer_pipeline.demo.outros import BRANDS, VALIDATION_BRANDS
-from influencer_pipeline.demo.photos import load_library
-from influencer_pipeline.demo.plan import plan_demo
-from influencer_pipeline.demo.reuploads import REUPLOAD_KINDS
 from influencer_pipeline.media.transforms import _placement
+from influencer_tools.demo.config import DemoConfig
+from influencer_tools.demo.outputs import influencers_frame, truth_frame
+from influencer_tools.demo.outros import BRANDS, VALIDATION_BRANDS
+from influencer_tools.demo.photos import load_library
+from influencer_tools.demo.plan import plan_demo
+from influencer_tools.demo.reuploads import REUPLOAD_KINDS
 
 
 @pytest.fixture(scope="module", params=["default", "validation"])

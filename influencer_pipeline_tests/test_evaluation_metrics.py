@@ -11,19 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from influencer_pipeline.evaluation.metrics import (
+from influencer_tools.evaluation.metrics import (
     MetricsInputError,
     bcubed,
     pairwise,
     splits,
     wrong_merges,
 )
-from influencer_pipeline.evaluation.report import (
+from influencer_tools.evaluation.report import (
     EvaluationInputError,
     evaluate_assignments,
     format_report,
 )
-from influencer_pipeline.evaluation.truth import TruthFileError, load_truth, validate_truth
+from influencer_tools.evaluation.truth import TruthFileError, load_truth, validate_truth
 
 # Hand example used below. truth: A = {1, 2, 3}, B = {4, 5}; pred: x = {1, 2}, y = {3, 4, 5}.
 TRUTH = {1: "A", 2: "A", 3: "A", 4: "B", 5: "B"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 
-from influencer_pipeline.demo.curate_faces import INFLUENCER_CANDIDATES, OTHER_CANDIDATES
-from influencer_pipeline.demo.folds import (
+from influencer_tools.demo.curate_faces import INFLUENCER_CANDIDATES, OTHER_CANDIDATES
+from influencer_tools.demo.folds import (
     DEVELOPMENT,
     FOLDS_FILE,
     VALIDATION,
@@ -18,7 +18,7 @@ from influencer_pipeline.demo.folds import (
     hashed_fold,
     load_folds,
 )
-from influencer_pipeline.demo.photos import load_library
+from influencer_tools.demo.photos import load_library
 
 DEFAULT_DEMO = set(INFLUENCER_CANDIDATES) | set(OTHER_CANDIDATES)
 

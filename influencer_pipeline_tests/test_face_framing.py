@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from influencer_pipeline.demo.photos import load_library, print_photo
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant
 from influencer_pipeline.faces.framing import framed, grey_image
+from influencer_tools.demo.photos import load_library, print_photo
 
 SIZE = (360, 640)
 

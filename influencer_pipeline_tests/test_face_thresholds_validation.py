@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from influencer_pipeline.demo.folds import VALIDATION, load_folds
-from influencer_pipeline.demo.photos import load_library
 from influencer_pipeline.faces.calibration import calibration_for
 from influencer_pipeline.faces.detection import FaceDetector
 from influencer_pipeline.faces.embedders import make_embedder
+from influencer_tools.demo.folds import VALIDATION, load_folds
+from influencer_tools.demo.photos import load_library
 
 pytestmark = pytest.mark.slow
 

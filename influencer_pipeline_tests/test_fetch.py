@@ -16,9 +16,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from influencer_pipeline.media import fetch
+from influencer_pipeline.media import address_guard, fetch
+from influencer_pipeline.media.address_guard import is_public_address
 from influencer_pipeline.media.errors import MediaError
-from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file, is_public_address
+from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file
 from influencer_pipeline_tests.hostile.server import HostileHandler, HostileServer, serve
 
 HTML_PAGE = (
@@ -112,9 +113,9 @@ def base(server: HostileServer) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_dns_cache() -> Iterator[None]:
-    fetch.clear_dns_cache()
+    address_guard.clear_dns_cache()
     yield
-    fetch.clear_dns_cache()
+    address_guard.clear_dns_cache()
 
 
 @pytest.fixture()
@@ -304,12 +305,12 @@ def test_redirect_to_file_scheme_is_refused(base: str, tmp_path: Path) -> None:
 @pytest.fixture()
 def loopback_1_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend the test server's 127.0.0.1 is public (every other address is judged as usual)."""
-    original = fetch.is_public_address
+    original = address_guard.is_public_address
 
     def fake(address: object) -> bool:
         return str(address).split("%")[0] == "127.0.0.1" or original(address)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fetch, "is_public_address", fake)
+    monkeypatch.setattr(address_guard, "is_public_address", fake)
 
 
 def test_loopback_is_refused_without_permission(base: str, tmp_path: Path) -> None:
@@ -349,7 +350,7 @@ def test_dns_rebinding_is_caught_at_connect_time(
         address = next(answers)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
-    monkeypatch.setattr(fetch, "_getaddrinfo", scripted)
+    monkeypatch.setattr(address_guard, "_getaddrinfo", scripted)
     policy = replace(LOCAL, retries=0, allow_private_networks=False)
     err = _fails("http://rebind.example/video.mp4", tmp_path, policy)
     assert err.code == "private_address"
@@ -408,7 +409,7 @@ def test_permanent_dns_failure_is_cached_per_host(
         calls.append(host)
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(fetch, "_getaddrinfo", unknown)
+    monkeypatch.setattr(address_guard, "_getaddrinfo", unknown)
     for n in range(5):
         err = _fails(f"https://Dead-Host.example/video{n}.mp4", tmp_path)
         assert (err.code, err.attempts) == ("dns", 1)
@@ -422,7 +423,7 @@ def test_temporary_dns_failure_is_retried(
     def again(*args: object, **kwargs: object) -> list[tuple]:
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
-    monkeypatch.setattr(fetch, "_getaddrinfo", again)
+    monkeypatch.setattr(address_guard, "_getaddrinfo", again)
     err = _fails("https://flaky-dns.example/video.mp4", tmp_path)
     assert err.code == "dns"
     assert err.retryable
@@ -596,7 +597,7 @@ def trusting(monkeypatch: pytest.MonkeyPatch, tls_server: tuple, loopback_1_is_p
         )
 
     monkeypatch.setattr(fetch, "_session", session_with_test_ca)
-    monkeypatch.setattr(fetch, "_getaddrinfo", localhost_v4)
+    monkeypatch.setattr(address_guard, "_getaddrinfo", localhost_v4)
     return httpd.server_address[1]
 
 

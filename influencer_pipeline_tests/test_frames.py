@@ -12,13 +12,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from influencer_pipeline.lake_schema import VIDEO_FRAMES, to_arrow
+from influencer_pipeline.media.blank_frames import blank_stats, classify_blank
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.frames import (
     SamplingConfig,
     SamplingConfigError,
-    blank_stats,
-    classify_blank,
     frames_table,
     sample_frames,
 )

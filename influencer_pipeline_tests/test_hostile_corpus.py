@@ -32,7 +32,7 @@ import pytest
 
 from influencer_pipeline.catalog.build import load_catalog
 from influencer_pipeline.catalog.sheets import SheetError
-from influencer_pipeline.media import fetch
+from influencer_pipeline.media import address_guard
 from influencer_pipeline.media.errors import MediaError, is_known_code
 from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file
 from influencer_pipeline.summary import print_summary
@@ -379,16 +379,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileServer]:
 
 @pytest.fixture()
 def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The seam for redirect tests: ``fetch.is_public_address`` (looked up at each check) is made
-    to call exactly 127.0.0.1 public, so the first hop reaches the local server while every
+    """The seam for redirect tests: ``address_guard.is_public_address`` (looked up at each check)
+    is made to call exactly 127.0.0.1 public, so the first hop reaches the local server while every
     other address - the redirect targets - is judged by the real rule."""
-    real = fetch.is_public_address
+    real = address_guard.is_public_address
 
     def judged(address: object) -> bool:
         return str(address).split("%")[0] == "127.0.0.1" or real(address)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fetch, "is_public_address", judged)
-    fetch.clear_dns_cache()
+    monkeypatch.setattr(address_guard, "is_public_address", judged)
+    address_guard.clear_dns_cache()
 
 
 @pytest.mark.usefixtures("loopback_counts_as_public")

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from influencer_pipeline.media import fetch
+from influencer_pipeline.media import address_guard
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file
 from influencer_pipeline.outro.fingerprint import fingerprint_outro
@@ -56,11 +56,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileServer]:
 @pytest.fixture(autouse=True)
 def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Exactly 127.0.0.1 counts as public (as in test_hostile_corpus); the rest by the rule."""
-    real = fetch.is_public_address
+    real = address_guard.is_public_address
     monkeypatch.setattr(
-        fetch, "is_public_address", lambda a: str(a).split("%")[0] == "127.0.0.1" or real(a)
+        address_guard, "is_public_address", lambda a: str(a).split("%")[0] == "127.0.0.1" or real(a)
     )
-    fetch.clear_dns_cache()
+    address_guard.clear_dns_cache()
 
 
 def _error(url: str, dest: Path, **policy: object) -> MediaError:

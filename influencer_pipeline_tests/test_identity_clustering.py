@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from influencer_pipeline.evaluation.metrics import bcubed, wrong_merges
 from influencer_pipeline.identities.clustering import (
     ClusterConfig,
     ClusteringInputError,
@@ -17,6 +16,7 @@ from influencer_pipeline.identities.clustering import (
     knn_graph,
     verify_clusters,
 )
+from influencer_tools.evaluation.metrics import bcubed, wrong_merges
 
 DIM = 128
 

@@ -24,8 +24,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline_tests.conftest import TINY_DEMO
+from influencer_tools.demo.generator import generate_demo
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from influencer_pipeline.lake_schema import VIDEO_FRAMES
+from influencer_pipeline.media.blank_frames import classify_blank
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.frames import (
     SamplingConfig,
-    classify_blank,
     frames_table,
     sample_frames,
 )

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from influencer_pipeline.evaluation.metrics import pairwise
 from influencer_pipeline.media.transforms import transform_video
 from influencer_pipeline.outro.fingerprint import (
     OutroFingerprint,
@@ -35,6 +34,7 @@ from influencer_pipeline_tests.test_outro_fingerprint import (
     outro_video,
     video_frames,
 )
+from influencer_tools.evaluation.metrics import pairwise
 
 NAVY = {"background": (20, 30, 60), "text": (240, 240, 240), "logo": "circle"}
 CARDS = {

@@ -24,8 +24,8 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline_tests.conftest import PROJECT_DIR, TINY_DEMO
+from influencer_tools.demo.generator import generate_demo
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from influencer_pipeline_tests import browser
 chromium = browser.chromium  # the session fixture: skips when Chromium is not installed
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-FACES_DIR = PROJECT_DIR / "influencer_pipeline" / "demo" / "faces"
+FACES_DIR = PROJECT_DIR / "influencer_tools" / "demo" / "faces"
 CARD_RGB = (192, 38, 211)  # the outro card's background: easy to find in the screenshot
 FACE_PEOPLE = {  # influencer_id -> (picture, performances)
     "F-0b4a1c9d2e": ("barack_obama/1.jpg", [0.80, 0.92, 0.84, 0.95, 0.83, 0.88]),

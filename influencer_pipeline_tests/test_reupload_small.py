@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.media.dedup import find_duplicate_groups
 from influencer_pipeline.media.placement import N_HASHES
 from influencer_pipeline.media.reupload_match import ReuploadConfig, VideoPrint, compare_videos
 from influencer_pipeline.media.transforms import transform_video
 from influencer_pipeline_tests.conftest import TINY_DEMO
 from influencer_pipeline_tests.dedup_inputs import dedup_tables
+from influencer_tools.demo.generator import generate_demo
 
 STEP = 1 / 6  # body frames of a 4 s video: 12 in 2 s
 

@@ -29,7 +29,7 @@ from influencer_pipeline.defs.resources import FaceModels, VideoFetcher
 from influencer_pipeline.faces import embedders
 from influencer_pipeline.faces.embedders import FacenetEmbedder
 from influencer_pipeline.faces.weights import EmbedderUnavailable
-from influencer_pipeline.media import fetch
+from influencer_pipeline.media import address_guard
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.fetch import FetchPolicy, fetch_to_file
 from influencer_pipeline_tests.hostile import media
@@ -58,9 +58,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileServer]:
 
 @pytest.fixture(autouse=True)
 def _fresh_dns_cache() -> Iterator[None]:
-    fetch.clear_dns_cache()
+    address_guard.clear_dns_cache()
     yield
-    fetch.clear_dns_cache()
+    address_guard.clear_dns_cache()
 
 
 def _error(url: str, dest: Path, policy: FetchPolicy) -> MediaError:
@@ -156,7 +156,7 @@ def test_the_address_check_judges_resolved_addresses(
     def resolves_privately(host: str, port: int, *args: object, **kwargs: object) -> list:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
 
-    monkeypatch.setattr(fetch, "_getaddrinfo", resolves_privately)
+    monkeypatch.setattr(address_guard, "_getaddrinfo", resolves_privately)
     error = _error("https://videos.example.com/v.mp4", tmp_path / "dest", FetchPolicy())
     assert error.code == "private_address" and "10.20.30.40" in error.message
 

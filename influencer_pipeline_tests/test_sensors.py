@@ -28,10 +28,10 @@ from influencer_pipeline.defs.automation.sensors import inbox_sensor, pipeline_s
 from influencer_pipeline.defs.jobs import CROSS_VIDEO_ASSET_NAMES
 from influencer_pipeline.defs.partitions import VIDEOS
 from influencer_pipeline.defs.resources import FaceModels, LakeResource
-from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.planning import PER_VIDEO_ASSETS
 from influencer_pipeline.run_pipeline import JOB_FUNCTIONS, configure_environment
 from influencer_pipeline_tests.conftest import TINY_DEMO
+from influencer_tools.demo.generator import generate_demo
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 EMBEDDER_ENV = "INFLUENCER_EMBEDDER"

@@ -27,8 +27,6 @@ from influencer_pipeline.cli import build_parser
 from influencer_pipeline.definitions import defs
 from influencer_pipeline.defs.jobs import JOBS
 from influencer_pipeline.defs.resources import EMBEDDER_ENV
-from influencer_pipeline.demo.config import DemoConfig
-from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.paths import LAKE_ENV
 from influencer_pipeline.run_pipeline import DEFAULT_INSTANCE_YAML
 from influencer_pipeline_tests import browser
@@ -40,6 +38,8 @@ from influencer_pipeline_tests.dagster_server import (
     launch_job_from_launchpad,
     materialize_partition_like_ui,
 )
+from influencer_tools.demo.config import DemoConfig
+from influencer_tools.demo.generator import generate_demo
 
 pytestmark = pytest.mark.slow
 

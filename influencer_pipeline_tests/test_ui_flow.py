@@ -27,11 +27,11 @@ import pytest
 
 from influencer_pipeline.catalog.urls import normalize_url, video_id_for
 from influencer_pipeline.defs.media.checks import FETCHED
-from influencer_pipeline.demo.generator import generate_demo
 from influencer_pipeline.paths import LAKE_ENV
 from influencer_pipeline.run_pipeline import default_instance_yaml
 from influencer_pipeline_tests.conftest import PROJECT_DIR, TINY_DEMO
 from influencer_pipeline_tests.dagster_server import DagsterServer, dagster_dev
+from influencer_tools.demo.generator import generate_demo
 
 pytestmark = pytest.mark.slow
 

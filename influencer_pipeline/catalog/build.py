@@ -17,18 +17,14 @@ import pandas as pd
 from influencer_pipeline.catalog.sheets import SHEET_COLUMNS, ScoreRejected, parse_score, read_sheet
 from influencer_pipeline.catalog.urls import UrlRejected, normalize_url, video_id_for
 from influencer_pipeline.display import show
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.lake_schema import REJECTED_ROWS, VIDEO_CATALOG, empty_frame
 
 SCORE_CONFLICT_TOLERANCE = 1e-9
 
 
-class CatalogInputError(ValueError):
+class CatalogInputError(InputError):
     """Rows given to ``build_catalog`` that are not a read_sheet frame; ``code`` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from influencer_pipeline.catalog.sheets import SUPPORTED_EXTENSIONS, SheetError, read_sheet
 from influencer_pipeline.catalog.sources import file_sha256
+from influencer_pipeline.errors import InputError
 
 INBOX_ENV = "INFLUENCER_INBOX"
 INBOX_DIR_NAME = "inbox"
@@ -27,13 +28,8 @@ DEFAULT_MIN_AGE_S = 5.0
 CURSOR_VERSION = 2
 
 
-class InboxError(ValueError):
+class InboxError(InputError):
     """The inbox or the watcher's cursor cannot be used; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def inbox_dir(lake_root: str) -> Path:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from influencer_pipeline.catalog.urls import strip_invisible
 from influencer_pipeline.display import show
+from influencer_pipeline.errors import InputError
 
 URL_COLUMN_NAMES: tuple[str, ...] = ("Video URL", "video_url", "url")
 SCORE_COLUMN_NAMES: tuple[str, ...] = ("Performance", "performance", "Performance Score", "score")
@@ -50,24 +51,16 @@ _SPREADSHEET_ERRORS = frozenset(
 _KEY_JUNK = re.compile(r"[\s_\-]+")
 
 
-class SheetError(ValueError):
+class SheetError(InputError):
     """A sheet that is unusable as a whole; ``code`` is machine-readable."""
 
-    def __init__(self, code: str, message: str) -> None:
-        message = show(message, 2000)
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    max_chars = 2000
 
 
-class ScoreRejected(ValueError):  # noqa: N818  (name fixed by the catalog contract)
+class ScoreRejected(InputError):  # noqa: N818  (name fixed by the catalog contract)
     """A score cell that is not a finite number; ``code`` is machine-readable."""
 
-    def __init__(self, code: str, message: str) -> None:
-        message = show(message, 1000)
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    max_chars = 1000
 
 
 # --- scores ------------------------------------------------------------------------------------

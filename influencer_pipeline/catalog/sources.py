@@ -27,6 +27,7 @@ import pandas as pd
 
 from influencer_pipeline.catalog.build import build_catalog
 from influencer_pipeline.catalog.sheets import SHEET_COLUMNS, SheetError, read_sheet
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.lake import as_upath, local_copy
 from influencer_pipeline.lake_schema import SHEET_SOURCES
 
@@ -34,13 +35,8 @@ SNAPSHOT_DIR = "sheets"
 _CHUNK = 1 << 20
 
 
-class SourcesError(ValueError):
+class SourcesError(InputError):
     """A registry operation that cannot be done (unknown or ambiguous sheet); ``code`` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

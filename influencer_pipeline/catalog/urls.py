@@ -19,7 +19,9 @@ from urllib.parse import unquote
 
 import idna
 
+from influencer_pipeline.cells import is_missing
 from influencer_pipeline.display import show
+from influencer_pipeline.errors import InputError
 
 MAX_URL_LENGTH = 4096
 
@@ -72,14 +74,10 @@ _URI_PARTS = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))
 _HOST_CHARS = re.compile(r"^[a-z0-9\-._~!$&'()*+,;=]+$")
 
 
-class UrlRejected(ValueError):  # noqa: N818  (name fixed by the catalog contract)
+class UrlRejected(InputError):  # noqa: N818  (name fixed by the catalog contract)
     """A sheet's URL cell that cannot become a video URL; ``code`` is machine-readable."""
 
-    def __init__(self, code: str, message: str) -> None:
-        message = show(message, 1000)
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    max_chars = 1000
 
 
 def strip_invisible(text: str) -> str:
@@ -150,23 +148,9 @@ def _show(text: str, limit: int = 120) -> str:
     return f"'{show(text, limit)}'"
 
 
-def _is_missing(raw: object) -> bool:
-    """None, NaN, pandas' NA/NaT: the cell holds no value at all."""
-    if raw is None:
-        return True
-    if isinstance(raw, str):
-        return False
-    if type(raw).__name__ in ("NAType", "NaTType"):
-        return True
-    try:
-        return bool(raw != raw)  # noqa: PLR0124  (only NaN differs from itself)
-    except (TypeError, ValueError):
-        return False
-
-
 def _clean_text(raw: object) -> str:
     """The stripped URL text of a cell, or UrlRejected for empty, non-text or garbled cells."""
-    if _is_missing(raw):
+    if is_missing(raw):
         raise UrlRejected("missing_url", "the URL cell is empty")
     if not isinstance(raw, str):
         raise UrlRejected(

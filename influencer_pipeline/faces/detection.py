@@ -33,18 +33,16 @@ import torch
 from facenet_pytorch import MTCNN
 from PIL import Image
 
+from influencer_pipeline.errors import InputError
+
 DEFAULT_THRESHOLDS: tuple[float, float, float] = (0.6, 0.7, 0.7)
 DEFAULT_MIN_FACE_SIZE = 20
 DEFAULT_MIN_REL_HEIGHT = 0.04  # of the frame height (see the module doc)
 DEFAULT_BATCH_SIZE = 8
 
 
-class DetectionInputError(ValueError):
+class DetectionInputError(InputError):
     """An image that cannot be given to the detector; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.faces.calibration import calibration_for
 from influencer_pipeline.faces.liveness import (
     MIN_PICTURE_PAIRS,
@@ -44,12 +45,8 @@ REQUIRED_COLUMNS = ("frame_index", "rel_height", "embedding")
 MAX_TRACK_EMBEDDINGS = 8  # faces of the dominant track kept for cross-video matching
 
 
-class DominanceInputError(ValueError):
+class DominanceInputError(InputError):
     """The faces of a video cannot be scored; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

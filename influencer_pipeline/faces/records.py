@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.faces.calibration import CALIBRATIONS
 from influencer_pipeline.faces.detection import Detection, FaceDetector
 from influencer_pipeline.faces.embed_plan import (
@@ -74,12 +75,8 @@ FACE_COLUMNS: dict[str, str] = {
 }
 
 
-class FaceRecordError(ValueError):
+class FaceRecordError(InputError):
     """The frames table cannot be turned into face rows; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def empty_face_rows() -> pd.DataFrame:

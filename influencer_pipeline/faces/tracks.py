@@ -40,6 +40,9 @@ import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist, squareform
 
+from influencer_pipeline.cells import is_missing
+from influencer_pipeline.errors import InputError
+
 # Identity cut for the faces of one video: Euclidean distance between L2-normalised dlib
 # descriptors, average linkage (evidence in the module docstring). Other embedders (facenet,
 # 512-d) have another scale: pass their own threshold.
@@ -54,19 +57,8 @@ MUST_LINK_RATIO = 1.3
 LINKAGE_METHODS = ("average", "complete")
 
 
-class TrackInputError(ValueError):
+class TrackInputError(InputError):
     """The faces table cannot be grouped into tracks; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _is_missing(value: object) -> bool:
-    """True for an absent embedding (None or a float NaN placeholder)."""
-    if value is None:
-        return True
-    return isinstance(value, float) and np.isnan(value)
 
 
 def embedding_matrix(faces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +69,7 @@ def embedding_matrix(faces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     vectors: list[np.ndarray] = []
     dim: int | None = None
     for position, value in enumerate(faces["embedding"].tolist()):
-        if _is_missing(value):
+        if is_missing(value):
             continue
         try:
             vector = np.asarray(value, dtype=np.float64).reshape(-1)

@@ -29,19 +29,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from influencer_pipeline.display import show
+from influencer_pipeline.errors import InputError
 
 ACTIONS = ("merge", "split", "rename", "exclude")
 COLUMNS = ("action", "video_id", "influencer_id", "into", "name", "note")
 FILE_NAME = "corrections.csv"
 
 
-class CorrectionsError(ValueError):
+class CorrectionsError(InputError):
     """The corrections file cannot be read (bad columns or actions), with a ``code``."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(show(message, 1000))  # names the analyst's cells: display.show
-        self.code = code
+    max_chars = 1000  # names the analyst's cells
 
 
 @dataclass(frozen=True)

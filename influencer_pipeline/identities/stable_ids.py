@@ -33,17 +33,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from influencer_pipeline.evaluation.metrics import is_missing
+from influencer_pipeline.cells import is_missing
+from influencer_pipeline.errors import InputError
 
 ID_HEX = 10
 
 
-class StableIdInputError(ValueError):
+class StableIdInputError(InputError):
     """Input the id assignment refuses, with a machine-readable ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def new_influencer_id(prefix: str, video_ids: list[str], attempt: int = 0) -> str:

@@ -114,6 +114,7 @@ class LocalBlobFileSystem:
             os.close(fd)
             try:
                 shutil.copyfile(src, tmp)
+                lake.fsync_file(Path(tmp))
                 os.replace(tmp, dst)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
@@ -122,7 +123,7 @@ class LocalBlobFileSystem:
             os.unlink(src)
         with contextlib.suppress(OSError):
             dst.chmod(0o444)  # blobs are immutable
-            _fsync_dir(dst.parent)
+            lake.fsync_dir(dst.parent)
 
     def glob(self, folder: BlobPath, pattern: str) -> list[BlobPath]:
         """Paths in ``folder`` matching ``pattern``, sorted."""
@@ -149,14 +150,6 @@ class ObjectStoreBlobFileSystem:
     def glob(self, folder: BlobPath, pattern: str) -> list[BlobPath]:
         """Objects under ``folder`` matching ``pattern``, sorted."""
         return sorted(UPath(folder).glob(pattern), key=str)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def staging_root() -> Path:

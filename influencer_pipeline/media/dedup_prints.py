@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.lake import read_parquet
 from influencer_pipeline.media.local_match import (
     NO_FEATURES,
@@ -35,13 +36,8 @@ ImageSource = Callable[[str], Mapping[int, bytes]]
 CARD_BITS = 8
 
 
-class DedupInputError(ValueError):
+class DedupInputError(InputError):
     """The inputs of re-upload detection are unusable; ``code`` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def require_columns(table: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:

@@ -32,16 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
-import html
-import ipaddress
 import os
 import random
-import re
-import socket
 import stat
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -52,40 +45,31 @@ from urllib.request import url2pathname
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import DecodeError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from influencer_pipeline.display import redact, show
+from influencer_pipeline.media.address_guard import GuardedAdapter, check_addresses, resolve_host
 from influencer_pipeline.media.errors import MediaError
-from influencer_pipeline.media.probe import VIDEO_CONTAINER_KINDS, sniff_container
+from influencer_pipeline.media.fetch_content import (
+    Sink,
+    is_text_type,
+    looks_like_text,
+    media_type,
+    page_snippet,
+    temp_file,
+)
 
 GIB = 1024**3
 CHUNK_BYTES = 1024 * 1024
-HEAD_BYTES = 4096  # bytes kept to sniff the content
 SNIPPET_BYTES = 64 * 1024  # most we read of an error page, to quote its title
 SNIPPET_SECONDS = 5.0  # most time spent reading an error page, to quote its title
 USER_AGENT = "influencer-pipeline/0.1 (+video fetcher; python-requests)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-_TEXT_TYPES = frozenset(
-    {
-        "application/json",
-        "application/xml",
-        "application/xhtml+xml",
-        "application/javascript",
-        "application/x-www-form-urlencoded",
-    }
-)
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-NEGATIVE_DNS_TTL_S = 60.0
-_NEGATIVE_DNS: dict[str, tuple[float, str]] = {}  # host -> (expiry on the monotonic clock, message)
-_NEGATIVE_DNS_LOCK = threading.Lock()
 
-# Indirections that tests replace (no real sleeping, scripted DNS answers).
+# Indirections that tests replace (no real sleeping; DNS answers: address_guard._getaddrinfo).
 _sleep = time.sleep
-_getaddrinfo = socket.getaddrinfo
 _jitter = random.Random()
 
 
@@ -133,133 +117,13 @@ class FetchResult:
     sniffed: str | None  # container kind from the magic bytes ("mp4", "webm", ...), or None
 
 
-# --- addresses -------------------------------------------------------------------------------
-
-
-def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True when ``address`` is a globally routable unicast address (embedded IPv4 included)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0] if isinstance(address, str) else address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:  # judged by the IPv4 address it carries
-            return is_public_address(embedded)
-    return not (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
-def clear_dns_cache() -> None:
-    """Forget the cached permanent DNS failures."""
-    with _NEGATIVE_DNS_LOCK:
-        _NEGATIVE_DNS.clear()
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """All addresses ``host`` resolves to; MediaError "dns" (retryable only when temporary).
-
-    Permanent failures ("name not known") are remembered for ``NEGATIVE_DNS_TTL_S`` seconds, so a
-    batch of URLs on one dead host costs one look-up, not one (sometimes 5 s) look-up per URL.
-    """
-    key = host.lower().rstrip(".")
-    with _NEGATIVE_DNS_LOCK:
-        cached = _NEGATIVE_DNS.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        raise MediaError("dns", cached[1])
-    try:
-        infos = _getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        temporary = exc.errno == socket.EAI_AGAIN
-        kind = "temporary" if temporary else "permanent"
-        message = f"cannot resolve host {host!r}: {exc.strerror or exc} ({kind} DNS failure)"
-        if not temporary:
-            with _NEGATIVE_DNS_LOCK:
-                _NEGATIVE_DNS[key] = (time.monotonic() + NEGATIVE_DNS_TTL_S, message)
-        raise MediaError("dns", message, retryable=temporary) from None
-    except (UnicodeError, ValueError) as exc:
-        raise MediaError("dns", f"invalid host name {host!r}: {exc}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not addresses:
-        raise MediaError("dns", f"host {host!r} has no addresses")
-    return addresses
-
-
-def check_addresses(host: str, addresses: list[str]) -> None:
-    """Raise MediaError "private_address" if any of ``host``'s addresses is not public."""
-    for address in addresses:
-        if not is_public_address(address):
-            raise MediaError(
-                "private_address",
-                f"host {host!r} resolves to {address}, a non-public address; refused "
-                "(set allow_private_networks to fetch from local or private networks)",
-            )
-
-
-class _GuardedConnectionMixin:
-    """urllib3 connection that connects only to addresses that passed ``check_addresses``."""
-
-    _dns_host: str
-
-    def _new_conn(self):
-        host = self._dns_host.rstrip(".").strip("[]")
-        addresses = resolve_host(host, self.port)
-        check_addresses(host, addresses)
-        original = self._dns_host
-        failure: Exception | None = None
-        try:
-            for address in addresses:
-                self._dns_host = address  # connect to exactly this, already checked, address
-                try:
-                    return super()._new_conn()
-                except NewConnectionError as exc:
-                    failure = exc
-            raise failure  # type: ignore[misc]
-        finally:
-            self._dns_host = original
-
-
-class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _GuardedAdapter(HTTPAdapter):
-    """Transport adapter whose pools use the guarded connections."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        """Build the pool manager, then swap in the guarded pool classes."""
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPPool,
-            "https": _GuardedHTTPSPool,
-        }
-
-
 def _session(policy: FetchPolicy) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     adapter = (
         HTTPAdapter(max_retries=0)
         if policy.allow_private_networks
-        else _GuardedAdapter(max_retries=0)
+        else GuardedAdapter(max_retries=0)
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -271,151 +135,6 @@ def _session(policy: FetchPolicy) -> requests.Session:
         }
     )
     return session
-
-
-# --- content checks --------------------------------------------------------------------------
-
-
-def looks_like_text(head: bytes) -> bool:
-    """True when ``head`` reads as HTML/XML/JSON or plain text rather than binary media."""
-    body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if not body:
-        return False
-    if body[:1] == b"<" and re.match(rb"<[!?a-zA-Z]", body):
-        return True
-    if body[:1] in (b"{", b"["):
-        return True
-    text = body.decode("utf-8", errors="ignore")
-    if len(text.encode("utf-8")) < len(body) - 3:  # more than a character cut at the end
-        return False
-    return all(ch.isprintable() or ch in "\t\n\r\f" for ch in text)
-
-
-def page_snippet(head: bytes, limit: int = 80) -> str | None:
-    """A short, safe hint from a web page: its <title>, <h1> or XML <Message>, else None.
-
-    Never the page's other text (a JSON or plain-text body may carry anything), and the hint is
-    made safe to show (``display.show``: redacted, printable, at most ``limit`` characters).
-    """
-    text = head.decode("utf-8", errors="replace")
-    for pattern in (r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>", r"<Message>(.*?)</"):
-        match = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
-        if match and match.group(1).strip():
-            found = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", match.group(1))).split())
-            return show(found, limit) if found else None
-    return None
-
-
-def describe_text(head: bytes) -> str:
-    """What kind of text ``head`` is, in words (never quoting it)."""
-    body = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:512].lower()
-    if body.startswith((b"<!doctype html", b"<html")) or b"<html" in body or b"<body" in body:
-        return "an HTML page"
-    if body.startswith(b"#extm3u"):
-        return "an M3U/HLS playlist"
-    if body.startswith(b"<"):
-        return "XML"
-    if body.startswith((b"{", b"[")):
-        return "JSON"
-    return "plain text"
-
-
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _is_text_type(media_type: str) -> bool:
-    return (
-        media_type.startswith("text/")
-        or media_type in _TEXT_TYPES
-        or media_type.endswith(("+json", "+xml"))
-    )
-
-
-def _html_error(source: str, head: bytes, why: str) -> MediaError:
-    """A server's text response instead of video: what it is, and at most the page's title."""
-    snippet = page_snippet(head)
-    hint = f"; page says '{snippet}'" if snippet else ""
-    kind = describe_text(head)
-    return MediaError(
-        "html_page", f"{source} returned {kind} instead of a video ({why}){hint}".replace("  ", " ")
-    )
-
-
-def _text_file_error(source: str, head: bytes) -> MediaError:
-    """A local text file instead of video: what it is, never a word of its content."""
-    return MediaError(
-        "html_page",
-        f"{source} is a text file ({describe_text(head)}), not a video; its content is not shown",
-    )
-
-
-class _Sink:
-    """Writes chunks to the temp file, hashing, counting, sniffing and enforcing the size cap."""
-
-    def __init__(self, fh, max_bytes: int, source: str, remote: bool, why: str = "") -> None:
-        self.fh = fh
-        self.max_bytes = max_bytes
-        self.source = source
-        self.remote = remote  # a server's response (its page title may be quoted), else a file
-        self.why = why
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.head = b""
-        self.sniffed: str | None = None
-        self.checked = False
-
-    def write(self, chunk: bytes) -> None:
-        """Append ``chunk``; raise "too_large" past the cap, "html_page" if it is text."""
-        if not chunk:
-            return
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise MediaError(
-                "too_large",
-                f"{self.source} is larger than the limit of {self.max_bytes:,} bytes; stopped",
-            )
-        if not self.checked:
-            self.head += chunk[: HEAD_BYTES - len(self.head)]
-            if len(self.head) >= HEAD_BYTES:
-                self.check_head()
-        self.digest.update(chunk)
-        self.fh.write(chunk)
-
-    def check_head(self) -> None:
-        """Sniff the first bytes once: known containers pass, text pages are refused."""
-        if self.checked:
-            return
-        self.checked = True
-        self.sniffed = sniff_container(self.head)
-        if self.sniffed not in VIDEO_CONTAINER_KINDS and looks_like_text(self.head):
-            if not self.remote:
-                raise _text_file_error(self.source, self.head)
-            why = "the body is text, not video data" + (f"; {self.why}" if self.why else "")
-            raise _html_error(self.source, self.head, why)
-
-    def finish(self) -> None:
-        """Final checks once the body is complete."""
-        if self.size == 0:
-            raise MediaError("empty_file", f"{self.source} is empty (0 bytes)")
-        self.check_head()
-
-
-@contextlib.contextmanager
-def _temp_file(dest_dir: Path) -> Iterator[tuple[Path, object]]:
-    """A temp file in ``dest_dir``; removed unless the body completes without an exception."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest_dir, prefix=".fetch-", suffix=".part")
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield path, fh
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
 
 
 # --- local files -----------------------------------------------------------------------------
@@ -452,8 +171,8 @@ def _fetch_local(url: str, dest_dir: Path, policy: FetchPolicy, started: float) 
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise MediaError("file_not_found", f"{raw} is not a regular file")
-    with os.fdopen(fd, "rb") as src, _temp_file(dest_dir) as (path, fh):
-        sink = _Sink(fh, policy.max_bytes, str(raw), remote=False)
+    with os.fdopen(fd, "rb") as src, temp_file(dest_dir) as (path, fh):
+        sink = Sink(fh, policy.max_bytes, str(raw), remote=False)
         while chunk := src.read(CHUNK_BYTES):
             sink.write(chunk)
         sink.finish()
@@ -630,8 +349,8 @@ def _stream_body(
     source = redact(url)
     # A text Content-Type alone refuses nothing: servers mislabel real videos (an MP4 served as
     # text/plain). The sink judges the first bytes: video magic passes, text is refused.
-    declared = _media_type(content_type)
-    why = f"HTTP {response.status_code}, {declared}" if _is_text_type(declared) else ""
+    declared = media_type(content_type)
+    why = f"HTTP {response.status_code}, {declared}" if is_text_type(declared) else ""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > policy.max_bytes:
         raise MediaError(
@@ -639,8 +358,8 @@ def _stream_body(
             f"{source} declares {int(length):,} bytes, more than the limit of "
             f"{policy.max_bytes:,}; not downloaded",
         )
-    with _temp_file(dest_dir) as (path, fh):
-        sink = _Sink(fh, policy.max_bytes, source, remote=True, why=why)
+    with temp_file(dest_dir) as (path, fh):
+        sink = Sink(fh, policy.max_bytes, source, remote=True, why=why)
         try:
             for chunk in _arriving(response, CHUNK_BYTES):
                 sink.write(chunk)

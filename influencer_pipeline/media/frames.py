@@ -32,26 +32,12 @@ Sampling (``sample_frames``)
 - Streams whose packets carry no timestamps (raw H.264/HEVC elementary streams, which the probe
   accepts) cannot seek: they are decoded in order, frame ``i`` at ``i / frame rate``.
 
-Blank frames (``classify_blank``) are judged on a 64 x 64 area-averaged copy, so sensor noise and
-JPEG ringing average out:
-- ``"black"``: the 99th percentile of luma is <= ``BLACK_LUMA_P99`` (40): a black frame, dark noise,
-  or the last steps of a fade to black, where nothing is brighter than dark grey.
-- ``"uniform"``: fewer than ``UNIFORM_MAX_OUTLIER_SHARE`` (1 %) of the cells differ from the
-  frame's median colour by more than ``UNIFORM_DELTA`` (24 levels in any channel): one colour,
-  any brightness.
-Measured (``blank_stats``): the real white brand outro cards (shared/real_frames ad_01/010, 011,
-ad_07/024, 025) have 4.2 %, 7.4 %, 7.2 % and 9.0 % outlier cells and luma p99 254-255, so they are
-not blank; synthetic cards with a 40-60 px logo and one line of text on 360 x 640 have 2.2-2.5 %.
-All 52 real ad frames and 104 frames sampled from shared/videos have >= 4.2 % and p99 >= 105.
-Blank: black (p99 0), near-black + noise sd 4-16 (p99 13-17), mid-grey + noise sd 0-16 (0 %
-outliers), a fade of a real frame to 15 % brightness (p99 35) or less; a fade at 20 % (p99 46,
-13 % outliers) still shows its content and is kept.
+Blank frames are judged by ``media.blank_frames``.
 """
 
 from __future__ import annotations
 
 import bisect
-import io
 import math
 import time
 from collections.abc import Iterator
@@ -62,31 +48,25 @@ from pathlib import Path
 import av
 import numpy as np
 import pandas as pd
-from PIL import Image
 
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.lake_schema import VIDEO_FRAMES
+from influencer_pipeline.media.blank_frames import classify_blank, luma
 from influencer_pipeline.media.errors import MediaError
-from influencer_pipeline.media.phash import check_rgb, hash_image
+from influencer_pipeline.media.frame_images import encode_jpeg, rotation_degrees, upright_rgb
+from influencer_pipeline.media.phash import hash_image
 from influencer_pipeline.media.placement import placement_columns
 from influencer_pipeline.media.probe import DEFAULT_MAX_PIXELS
-
-BLACK_LUMA_P99 = 40.0  # 0-255 luma: a frame whose bright end is this dark is black
-UNIFORM_DELTA = 24  # levels (any RGB channel) that make a cell differ from the median colour
-UNIFORM_MAX_OUTLIER_SHARE = 0.01  # below this share of differing cells a frame is one colour
-BLANK_GRID = 64  # side of the area-averaged copy the blank rule looks at
 
 ROLE_BODY = "body"
 ROLE_OUTRO = "outro"
 
 
-class SamplingConfigError(ValueError):
+class SamplingConfigError(InputError):
     """A SamplingConfig field out of range (``code`` = "bad_sampling_config")."""
 
-    code = "bad_sampling_config"
-
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__("bad_sampling_config", message)
 
 
 @dataclass(frozen=True)
@@ -342,37 +322,6 @@ def _seek_decode(
         frames.close()
 
 
-def _rotation(frame: av.VideoFrame) -> int:
-    angle = getattr(frame, "rotation", 0) or 0  # display matrix angle, counter-clockwise
-    return 0 if math.isnan(angle) else round(angle)
-
-
-def _display_size(frame: av.VideoFrame, sar: Fraction | None) -> tuple[int, int]:
-    width, height = frame.width, frame.height
-    if sar and sar > 0 and sar != 1:
-        width = max(1, round(width * sar))
-    return width, height
-
-
-def _to_rgb(frame: av.VideoFrame, max_side: int, sar: Fraction | None) -> np.ndarray:
-    """Downscale (never upscale) to fit ``max_side``, convert to RGB and rotate upright."""
-    width, height = _display_size(frame, sar)
-    scale = min(1.0, max_side / max(width, height))
-    out_w = max(1, round(width * scale))
-    out_h = max(1, round(height * scale))
-    if (out_w, out_h) == (frame.width, frame.height):
-        rgb = frame.to_ndarray(format="rgb24")
-    else:
-        rgb = frame.reformat(
-            width=out_w, height=out_h, format="rgb24", interpolation="AREA"
-        ).to_ndarray()
-    quarter_turns = round(_rotation(frame) / 90) % 4
-    if quarter_turns:
-        # frame.rotation is the display matrix angle (counter-clockwise); np.rot90 turns that way.
-        rgb = np.rot90(rgb, k=quarter_turns)
-    return np.ascontiguousarray(rgb)
-
-
 def _sample_in_order(
     path: Path, packets: int, config: SamplingConfig, started: float
 ) -> SampleResult:
@@ -396,7 +345,7 @@ def _sample_in_order(
                 if target is None or t < target - 1e-9:
                     continue
                 role = ROLE_OUTRO if t >= outro_start - 1e-9 else ROLE_BODY
-                frames.append(SampledFrame(role, t, _to_rgb(frame, config.max_side, sar)))
+                frames.append(SampledFrame(role, t, upright_rgb(frame, config.max_side, sar)))
                 while target is not None and target <= t + 1e-9:
                     target = next(pending, None)
         except av.FFmpegError as exc:
@@ -405,7 +354,7 @@ def _sample_in_order(
             t, frame = last
             if not frames or frames[-1].timestamp_s < t:
                 role = ROLE_OUTRO if t >= outro_start - 1e-9 else ROLE_BODY
-                frames.append(SampledFrame(role, t, _to_rgb(frame, config.max_side, sar)))
+                frames.append(SampledFrame(role, t, upright_rgb(frame, config.max_side, sar)))
     if not frames:
         raise MediaError("corrupt", f"no frame of {Path(path).name} could be decoded")
     return SampleResult(
@@ -417,7 +366,7 @@ def _sample_in_order(
         outro_start_s=outro_start,
         packets=packets,
         corrupt_packets=counters.corrupt,
-        rotation=_rotation(last[1]) if last is not None else 0,
+        rotation=rotation_degrees(last[1]) if last is not None else 0,
     )
 
 
@@ -458,8 +407,8 @@ def sample_frames(path: Path, config: SamplingConfig) -> SampleResult:
                 seen.add(frame.pts)
                 t = float((frame.pts - index.first_pts) * time_base)
                 role = ROLE_OUTRO if t >= outro_start - 1e-9 else ROLE_BODY
-                rotation = _rotation(frame)
-                frames.append(SampledFrame(role, t, _to_rgb(frame, config.max_side, sar)))
+                rotation = rotation_degrees(frame)
+                frames.append(SampledFrame(role, t, upright_rgb(frame, config.max_side, sar)))
         except av.FFmpegError as exc:
             raise MediaError("corrupt", f"decoding {Path(path).name} failed: {exc}") from None
         if not frames:
@@ -479,46 +428,6 @@ def sample_frames(path: Path, config: SamplingConfig) -> SampleResult:
         corrupt_packets=counters.corrupt,
         rotation=rotation,
     )
-
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma (0-255, float32) of an RGB image."""
-    rgb = rgb.astype(np.float32)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-
-
-def _grid(rgb: np.ndarray) -> np.ndarray:
-    image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
-    return np.asarray(image.resize((BLANK_GRID, BLANK_GRID), Image.Resampling.BOX), np.float32)
-
-
-def blank_stats(rgb: np.ndarray) -> dict[str, float]:
-    """The statistics the blank rule uses: luma p99 and the share of off-colour cells."""
-    check_rgb(rgb)
-    cells = _grid(rgb)
-    median = np.median(cells.reshape(-1, 3), axis=0)
-    deviation = np.abs(cells - median).max(axis=2)
-    return {
-        "luma_p99": float(np.percentile(luma(cells), 99)),
-        "outlier_share": float((deviation > UNIFORM_DELTA).mean()),
-    }
-
-
-def classify_blank(rgb: np.ndarray) -> str | None:
-    """``"black"``, ``"uniform"`` or None (a frame with content); the rule is in the module doc."""
-    stats = blank_stats(rgb)
-    if stats["luma_p99"] <= BLACK_LUMA_P99:
-        return "black"
-    if stats["outlier_share"] < UNIFORM_MAX_OUTLIER_SHARE:
-        return "uniform"
-    return None
-
-
-def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    """JPEG bytes of an RGB image."""
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 def frames_table(video_id: str, result: SampleResult, config: SamplingConfig) -> pd.DataFrame:

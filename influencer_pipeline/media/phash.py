@@ -14,34 +14,32 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from influencer_pipeline.errors import InputError
+
 HASH_HEX_DIGITS = 16  # 64-bit hashes (imagehash hash_size=8)
 
 
-class HashFormatError(ValueError):
+class HashFormatError(InputError):
     """A value that is not a 64-bit hash written as 16 hex digits (``code`` = "bad_hash")."""
 
-    code = "bad_hash"
-
     def __init__(self, value: object) -> None:
-        self.message = (
-            f"expected a 64-bit perceptual hash as {HASH_HEX_DIGITS} hex digits, got {value!r}"
+        super().__init__(
+            "bad_hash",
+            f"expected a 64-bit perceptual hash as {HASH_HEX_DIGITS} hex digits, got {value!r}",
         )
-        super().__init__(self.message)
 
 
-class ImageArrayError(ValueError):
+class ImageArrayError(InputError):
     """An image argument that is not an H x W x 3 uint8 RGB array (``code`` = "bad_image")."""
-
-    code = "bad_image"
 
     def __init__(self, value: object) -> None:
         shape = getattr(value, "shape", None)
         dtype = getattr(value, "dtype", None)
-        self.message = (
+        super().__init__(
+            "bad_image",
             f"expected an H x W x 3 uint8 RGB array, got {type(value).__name__} "
-            f"with shape {shape} and dtype {dtype}"
+            f"with shape {shape} and dtype {dtype}",
         )
-        super().__init__(self.message)
 
 
 def check_rgb(rgb: object) -> np.ndarray:

@@ -51,6 +51,8 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
+from influencer_pipeline.errors import InputError
+from influencer_pipeline.media import blank_frames
 from influencer_pipeline.media.placement import flat_bars
 from influencer_pipeline.outro.lab import colour_delta_e, rgb_to_lab
 
@@ -63,13 +65,8 @@ _SMALL = 32  # side of the grey thumbnail used for run and fade decisions
 _CELL = 8  # pixels per colour-grid cell before averaging
 
 
-class OutroInputError(ValueError):
+class OutroInputError(InputError):
     """A frames table or fingerprint the outro stage cannot use; ``code`` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -212,11 +209,6 @@ def hex_to_bits(value: str, n_bits: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:n_bits].astype(bool)
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.float32)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-
-
 def content_box(image: Image.Image, config: FingerprintConfig) -> tuple[int, int, int, int]:
     """Box (x0, y0, x1, y1) around the image's content (see the module doc); whole image if none."""
     rgb = image.convert("RGB")
@@ -322,7 +314,9 @@ def _load_outro_frames(
         if min(image.size) < config.min_card_side:  # too few pixels to hold a card's content
             skipped.append((index, "too_small"))
             continue
-        luma = _luma(np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BOX)))
+        luma = blank_frames.luma(
+            np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BOX))
+        )
         if np.percentile(luma, 99) <= config.dark_luma_p99 or luma.std() < config.flat_luma_std:
             skipped.append((index, "blank"))
             continue

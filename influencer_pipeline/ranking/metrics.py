@@ -69,6 +69,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from influencer_pipeline.errors import InputError
+
 CountMode = Literal["each_post", "canonical_once"]
 Z_95 = 1.959963984540054
 PRIOR_DF = 4.0  # weight of the pooled variance in each influencer's moderated variance
@@ -101,12 +103,8 @@ RANK_COLUMNS = [
 ]
 
 
-class RankingInputError(ValueError):
+class RankingInputError(InputError):
     """Input the ranking refuses, with a machine-readable ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from influencer_pipeline.errors import InputError
 from influencer_pipeline.lake_schema import RANKED_INFLUENCERS, VIDEO_INFLUENCERS
 from influencer_pipeline.ranking.metrics import RANK_COLUMNS
 
@@ -91,12 +92,8 @@ ABOUT_ROWS = [
 ]
 
 
-class ReportInputError(ValueError):
+class ReportInputError(InputError):
     """Tables the report cannot be built from, with a machine-readable ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 # --- input ---------------------------------------------------------------------------------------

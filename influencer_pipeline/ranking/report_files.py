@@ -16,7 +16,6 @@ previous set or the new one, never a mix.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from influencer_pipeline.display import FORMULA_STARTS, show, spreadsheet_text
+from influencer_pipeline.lake import fsync_dir, write_synced
 from influencer_pipeline.xlsx_files import without_save_times
 
 CELL_LIMIT = 2000  # characters of one text cell
@@ -121,22 +121,6 @@ def xlsx_bytes(
     return without_save_times(buffer.getvalue())
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _sync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _keep_old(target: Path, backup: Path) -> bool:
     """Keep a copy of ``target`` at ``backup`` (a hard link, else a copy); False if none."""
     if not target.exists():
@@ -155,7 +139,7 @@ def write_file_set(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, Path]
     staging = Path(tempfile.mkdtemp(prefix=".report-", suffix=".tmp", dir=out_dir))
     try:
         for name, data in files.items():
-            _write_synced(staging / name, data)
+            write_synced(staging / name, data)
         backups = staging / "previous"
         backups.mkdir()
         kept = {name for name in files if _keep_old(out_dir / name, backups / name)}
@@ -171,7 +155,7 @@ def write_file_set(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, Path]
                 else:
                     (out_dir / name).unlink(missing_ok=True)
             raise
-        _sync_dir(out_dir)
+        fsync_dir(out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {name: out_dir / name for name in files}

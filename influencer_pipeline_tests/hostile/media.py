@@ -18,12 +18,12 @@ import av
 import numpy as np
 from PIL import Image
 
-from influencer_pipeline.demo.motion import random_motion, warp_head
-from influencer_pipeline.demo.photos import load_library
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline_tests.conftest import gradient_frames
+from influencer_tools.demo.motion import random_motion, warp_head
+from influencer_tools.demo.photos import load_library
 
-DEMO_FACES = Path(__file__).resolve().parents[2] / "influencer_pipeline" / "demo" / "faces"
+DEMO_FACES = Path(__file__).resolve().parents[2] / "influencer_tools" / "demo" / "faces"
 
 HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Video removed</title></head>"
