@@ -6,6 +6,7 @@ the broken sheet), then the full demo sheet, then the same again. Each test chec
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,12 +287,28 @@ CROSS_VIDEO_ASSETS += ("video_influencers", "ranked_influencers", "leaderboard")
 
 
 def _stored(lake_dir: Path, asset: str, video_id: str) -> dict[str, bytes | pd.DataFrame]:
-    """What an asset stored: its table (one partition's file) or, for the leaderboard, its files."""
-    if asset == "leaderboard":
-        return {p.name: p.read_bytes() for p in sorted((lake_dir / "leaderboard").iterdir())}
-    if asset in PER_VIDEO_ASSETS:
-        return {asset: lake.read_parquet(lake_dir / asset / f"{video_id}.parquet")}
-    return {asset: lake.read_parquet(lake_dir / f"{asset}.parquet")}
+    """What an asset stored: its table (one partition's file; the lake's own path written as
+    ``<lake>``, timings left out) or, for the leaderboard, its files."""
+    root = str(lake_dir)
+    if asset == "leaderboard":  # the page's "made at ... by run ..." line aside
+        folder = lake_dir / "leaderboard"
+        page = (folder / "leaderboard.html").read_text(encoding="utf-8")
+        return {
+            "html": re.sub(r'<p class="source">.*?</p>', "", page),
+            "csv": (folder / "leaderboard.csv").read_bytes(),
+            "png": (folder / "leaderboard.png").read_bytes(),
+            "xlsx": pd.read_excel(folder / "leaderboard.xlsx", sheet_name="leaderboard"),
+        }
+    path = lake_dir / asset / f"{video_id}.parquet" if asset in PER_VIDEO_ASSETS else None
+    table = lake.read_parquet(path or lake_dir / f"{asset}.parquet")
+    timings = [c for c in table.columns if c.endswith(("_seconds", "_at"))]  # when, how long
+    table = table.drop(columns=timings)
+    for column in table.columns:
+        if table[column].dtype == object:
+            table[column] = [
+                v.replace(root, "<lake>") if isinstance(v, str) else v for v in table[column]
+            ]
+    return {asset: table}
 
 
 @pytest.mark.parametrize("asset", PER_VIDEO_ASSETS + CROSS_VIDEO_ASSETS)
@@ -308,14 +325,16 @@ def test_each_asset_alone_rebuilds_what_the_run_stored(
     catalog = lake.read_parquet(lake_dir / "video_catalog.parquet")
     videos = lake.read_parquet(lake_dir / "video_influencers.parquet")
     video_id = str(videos.loc[videos["method"] == "face", "video_id"].iloc[0])
-    before = _stored(lake_dir, asset, video_id)
+    before = _stored(Path(runs.lake), asset, video_id)
     partition = {"partition_key": video_id} if asset in PER_VIDEO_ASSETS else {}
     with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as mp:
         mp.setenv("INFLUENCER_LAKE", str(lake_dir))
         instance.add_dynamic_partitions(VIDEOS.name, list(catalog["video_id"]))
         result = dg.materialize(
             list(defs.assets),
-            selection=[asset],
+            # a multi-asset (the catalog's three tables, video_influencers with its aliases)
+            # is materialized whole
+            selection=dg.AssetSelection.assets(asset).required_multi_asset_neighbors(),
             instance=instance,
             resources=defs.resources,
             **partition,
