@@ -164,6 +164,36 @@ def test_a_live_presenter_beside_a_frequent_photo_wins() -> None:
     assert "live:" in decision.decision and "ignored as pictures" in decision.decision
 
 
+def test_a_brief_picture_with_every_pair_rigid_does_not_block_the_presenter() -> None:
+    """A photo on screen for three frames (two and a half seconds: three pairs, too few for a
+    share) as large as the presenter: all its pairs are rigid copies, so it is a picture."""
+    presenter, photo = person(37), person(38)
+    video = Video(37)
+    for frame in range(2, 6):
+        video.face(frame, presenter, 0.18)
+    for frame in (9, 10, 11):
+        video.face(frame, photo, 0.22, spread=0.05, picture=4)
+    decision = choose_dominant(video.table(), n_body_frames=18)
+    assert decision.has_dominant_face, decision.decision
+    assert float(decision.embedding @ presenter) > 0.9
+    stats = {s.label: s for s in decision.tracks}
+    photo_track = next(s for s in stats.values() if s.label != decision.track)
+    assert (photo_track.pairs, photo_track.rigid_pairs) == (3, 3)
+    without = choose_dominant(video.table(), 18, DominanceConfig(brief_rigid_pairs=0))
+    assert not without.has_dominant_face  # the photo alone would block the presenter
+
+
+def test_one_rigid_pair_is_not_enough_to_call_a_brief_track_a_picture() -> None:
+    """A presenter seen twice, a second apart, may hold one pose: one rigid pair proves nothing."""
+    presenter = person(39)
+    video = Video(39)
+    for frame in (4, 5):
+        video.face(frame, presenter, 0.30, spread=0.05, picture=5)  # the same pose twice
+    decision = choose_dominant(video.table(), n_body_frames=12)
+    assert decision.has_dominant_face, decision.decision
+    assert decision.tracks[0].pairs == 1 and decision.tracks[0].rigid_pairs == 1
+
+
 def test_the_same_person_in_scattered_single_frames_is_a_photo_coming_back() -> None:
     star = person(34)
     video = Video(34)
