@@ -90,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     brief = table[table["pairs"] < MIN_PICTURE_PAIRS]
     print(f"\ntoo brief for a rigidity verdict (< {MIN_PICTURE_PAIRS} pairs), per kind of track:")
     for kind, part in brief.groupby("kind"):
-        all_rigid = int(((part["pairs"] > 0) & (part["rigid"] == part["pairs"])).sum())
+        one = int(((part["pairs"] == 1) & (part["rigid"] == 1)).sum())
+        several = int(((part["pairs"] >= 2) & (part["rigid"] == part["pairs"])).sum())
         framed = int((part["share"] >= 0.5).sum())
         print(
-            f"  {kind:9s} {len(part)} tracks: framed in >= half {framed}, "
-            f"every measured pair rigid {all_rigid}"
+            f"  {kind:9s} {len(part)} tracks: framed in >= half {framed}; every pair rigid: "
+            f"with one pair {one}, with two or three {several}"
         )
     return 0
 

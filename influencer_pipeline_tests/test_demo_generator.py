@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from influencer_tools.demo import DemoConfig, DemoError, generate_demo
 from influencer_tools.demo.backgrounds import room_style
@@ -337,6 +338,44 @@ def test_unusable_requests_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(DemoError) as info:
         load_library(tmp_path)
     assert info.value.code == "faces_missing"
+
+
+def test_the_demos_talking_people_look_live_to_the_liveness_rule() -> None:
+    """Animated people of the default set (the motion was tuned on development people), sampled
+    at 1 fps as the pipeline does: fewer of their frame pairs are rigid copies than the share
+    that makes a picture, as for the real presenters of shared/real_ads (0.00-0.20)."""
+    from influencer_pipeline.faces.detection import FaceDetector
+    from influencer_pipeline.faces.liveness import PICTURE_SHARE, aligned_patch, rigid_pairs
+    from influencer_tools.demo.motion import random_motion, warp_head
+    from influencer_tools.demo.photos import person_layer
+
+    library = load_library()
+    detector = FaceDetector(batch_size=8)
+    rng = np.random.default_rng(5)
+    shares = []
+    for identity in library.identities("influencer")[:4]:
+        layer, box = person_layer(library.photos[identity][0], 110)
+        head = random_motion(rng)
+        times = np.arange(12.0) + 0.5
+        frames = []
+        for t in times:
+            posed = warp_head(layer, box, head.pose(t), head.light(t))
+            frame = Image.new("RGB", (layer.width + 40, layer.height + 40), (120, 110, 100))
+            frame.paste(posed, (20, 20), posed)
+            frames.append(np.asarray(frame))
+        found = [
+            (t, f, d[0])
+            for t, f, d in zip(times, frames, detector.detect(frames), strict=True)
+            if d
+        ]
+        assert len(found) >= 10, identity  # MTCNN keeps finding a talking person
+        rigid, pairs, _ = rigid_pairs(
+            np.array([t for t, _, _ in found]),
+            [d.landmarks for _, _, d in found],
+            [aligned_patch(f, d.landmarks) for _, f, d in found],
+        )
+        shares.append(rigid / pairs)
+    assert max(shares) < PICTURE_SHARE, shares
 
 
 def test_mtcnn_finds_the_people_at_the_intended_sizes() -> None:
