@@ -7,8 +7,9 @@ show that no refused URL was ever requested. The result is cached for the test s
 several test modules can inspect the same lake.
 
 A second server on 127.0.0.2 (``ShownHandler``: reason phrases, page titles, mislabelled and
-signed videos) is counted as public for this run by replacing ``fetch.is_public_address`` so that
-exactly that address passes; every 127.0.0.1 spelling is still refused by the real rule.
+signed videos) is counted as public for this run by replacing
+``address_guard.is_public_address`` so that exactly that address passes; every 127.0.0.1
+spelling is still refused by the real rule.
 
 The runs use Dagster's in-process executor: the same jobs, IO manager and lake, without a
 process per step (here, on 2 busy cores: 16 s instead of 176-270 s with the CLI's default
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from influencer_pipeline.defs.resources import EMBEDDER_ENV
-from influencer_pipeline.media import fetch
+from influencer_pipeline.media import address_guard
 from influencer_pipeline.paths import LAKE_ENV
 from influencer_pipeline.run_pipeline import RunReport, run_pipeline
 from influencer_pipeline_tests.hostile import media
@@ -43,9 +44,10 @@ OPEN_HOST = "127.0.0.2"  # the open server: counted as public for this run (in-p
 
 
 def _open_host_counts_as_public():
-    """``fetch.is_public_address`` that calls exactly OPEN_HOST public: the 127.0.0.1 server
+    """``address_guard.is_public_address`` that calls exactly OPEN_HOST public: the 127.0.0.1
+    server
     (and every other loopback spelling) is still refused by the real rule."""
-    real = fetch.is_public_address
+    real = address_guard.is_public_address
 
     def judged(address: object) -> bool:
         return str(address).split("%")[0] == OPEN_HOST or real(address)  # type: ignore[arg-type]
@@ -129,8 +131,8 @@ def run_corpus(root: Path) -> CorpusRun:
         sheet, row_of = _write_sheet(where)
         started = time.monotonic()
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(fetch, "is_public_address", _open_host_counts_as_public())
-            fetch.clear_dns_cache()
+            mp.setattr(address_guard, "is_public_address", _open_host_counts_as_public())
+            address_guard.clear_dns_cache()
             mp.setenv("DAGSTER_HOME", str(home))
             mp.setenv(LAKE_ENV, str(lake))  # recorded, so run_pipeline's change is undone
             mp.setenv(EMBEDDER_ENV, "dlib")
