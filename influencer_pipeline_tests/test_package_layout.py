@@ -109,3 +109,22 @@ def test_only_the_cli_reaches_the_tools() -> None:
 def test_no_module_is_over_500_lines(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines"
+
+
+def test_only_the_dagster_wiring_imports_dagster() -> None:
+    """The pure libraries (catalog, media, faces, identities, outro, ranking, ...) stay plain."""
+    wiring = ("influencer_pipeline.defs", "influencer_pipeline.definitions")
+    wiring += ("influencer_pipeline.run_pipeline", "influencer_pipeline.recovery")
+    importing = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                roots = [node.module.split(".")[0]]
+            else:
+                continue
+            if any(root.startswith("dagster") for root in roots):
+                importing.add(name)
+    assert importing, "the scan found no Dagster import at all"
+    assert sorted(n for n in importing if not n.startswith(wiring)) == []
