@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from PIL import Image
 
 from influencer_pipeline.faces.detection import FaceDetector
 from influencer_pipeline.faces.liveness import (
@@ -47,12 +46,7 @@ def liveness(
         layer, box = person_layer(photo, face_px)
         head = motion.random_motion(rng)
         times = np.arange(seconds, dtype=float) + float(rng.uniform(0, 1))
-        frames = []
-        for t in times:
-            posed = motion.warp_head(layer, box, head.pose(t), head.light(t))
-            frame = Image.new("RGB", (layer.width + 40, layer.height + 40), (120, 110, 100))
-            frame.paste(posed, (20, 20), posed)
-            frames.append(np.asarray(frame))
+        frames = motion.talking_frames(layer, box, head, times)
         found = detector.detect(frames)
         kept = [(t, f, d[0]) for t, f, d in zip(times, frames, found, strict=True) if d]
         rigid, pairs, shape = rigid_pairs(

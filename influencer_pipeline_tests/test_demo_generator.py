@@ -11,7 +11,6 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from influencer_tools.demo import DemoConfig, DemoError, generate_demo
 from influencer_tools.demo.backgrounds import room_style
@@ -346,7 +345,7 @@ def test_the_demos_talking_people_look_live_to_the_liveness_rule() -> None:
     that makes a picture, as for the real presenters of shared/real_ads (0.00-0.20)."""
     from influencer_pipeline.faces.detection import FaceDetector
     from influencer_pipeline.faces.liveness import PICTURE_SHARE, aligned_patch, rigid_pairs
-    from influencer_tools.demo.motion import random_motion, warp_head
+    from influencer_tools.demo.motion import random_motion, talking_frames
     from influencer_tools.demo.photos import person_layer
 
     library = load_library()
@@ -357,12 +356,7 @@ def test_the_demos_talking_people_look_live_to_the_liveness_rule() -> None:
         layer, box = person_layer(library.photos[identity][0], 110)
         head = random_motion(rng)
         times = np.arange(12.0) + 0.5
-        frames = []
-        for t in times:
-            posed = warp_head(layer, box, head.pose(t), head.light(t))
-            frame = Image.new("RGB", (layer.width + 40, layer.height + 40), (120, 110, 100))
-            frame.paste(posed, (20, 20), posed)
-            frames.append(np.asarray(frame))
+        frames = talking_frames(layer, box, head, times)
         found = [
             (t, f, d[0])
             for t, f, d in zip(times, frames, detector.detect(frames), strict=True)

@@ -79,9 +79,8 @@ class DominanceConfig:
       in about one case in seven.
     - ``gallery_share`` (0.5): a track in a row of >= 3 similar faces in half of its frames.
     - ``framed_share`` (0.5, only with ``use_border``): a track inside a picture's border in half
-      of its frames; the
-      border is never found around a real presenter or a real clip's person (0 of 31 tracks,
-      ``benchmarks/framing.py``).
+      of its frames; the border is never found around a real presenter or a real clip's person
+      (0 of 31 tracks, ``benchmarks/framing.py``).
     - ``require_continuity``: a presenter's shot is held for at least two consecutive sampled
       frames once (every labelled presenter is; the man of the film strip of ``v59``, two
       different photos in frames 5 and 10, is not).

@@ -121,18 +121,21 @@ def _video(video: dict) -> dict[str, Any]:
     }
 
 
-def _row(row: pd.Series, by_id: dict[str, dict], axis: _Axis, mu: float | None) -> dict[str, Any]:
-    """What the page shows of one ranked influencer (its videos best first)."""
+def _performances(ids: list[str], by_id: dict[str, dict]) -> list[float]:
+    """The finite performances of the videos ``ids`` that the video table knows."""
+    values = (finite_or(by_id[v]["performance"], math.nan) for v in ids if v in by_id)
+    return [v for v in values if np.isfinite(v)]
+
+
+def _row(
+    row: pd.Series, by_id: dict[str, dict], perf: list[float], axis: _Axis, mu: float | None
+) -> dict[str, Any]:
+    """What the page shows of one ranked influencer (its videos best first, ``perf`` as dots)."""
     ids = list(row["video_ids"])
     known = sorted(
         (by_id[v] for v in ids if v in by_id),
         key=lambda r: (-finite_or(r["performance"], -math.inf), r["video_id"]),
     )
-    perf = [
-        float(v["performance"])
-        for v in (by_id[i] for i in ids if i in by_id)
-        if np.isfinite(finite_or(v["performance"], math.nan))
-    ]
     n = int(row["n_videos"])
     consistency = finite_or(row["consistency"], math.nan)
     low, high = axis.pct(row["score_low"]), axis.pct(row["score_high"])
@@ -180,15 +183,9 @@ def _row(row: pd.Series, by_id: dict[str, dict], axis: _Axis, mu: float | None) 
     }
 
 
-def _board_axis(ranked: pd.DataFrame, by_id: dict[str, dict], mu: float | None) -> _Axis:
+def _board_axis(ranked: pd.DataFrame, perf: list[list[float]], mu: float | None) -> _Axis:
     values = [*ranked["score_low"], *ranked["score_high"], *(mu,) * (mu is not None)]
-    for ids in ranked["video_ids"]:
-        values += [
-            float(by_id[v]["performance"])
-            for v in ids
-            if v in by_id and np.isfinite(finite_or(by_id[v]["performance"], math.nan))
-        ]
-    return _Axis(values)
+    return _Axis(values + [p for values_of_one in perf for p in values_of_one])
 
 
 def _static(name: str) -> Markup:
@@ -222,7 +219,8 @@ def render_html(
     mu, fmt = mean_and_format(ranked, videos)
     unranked = not_ranked_videos(ranked, videos)
     by_id = {r["video_id"]: r for r in videos.to_dict("records")}
-    axis = _board_axis(ranked, by_id, mu)
+    perf = [_performances(list(ids), by_id) for ids in ranked["video_ids"]]
+    axis = _board_axis(ranked, perf, mu)
     made = [f"Made {generated_at}" if generated_at else "", generated_from or ""]
     page = _template().render(
         title=title,
@@ -238,7 +236,7 @@ def render_html(
         axis=axis,
         performance_meaning=PERFORMANCE_MEANING,
         outro_note=OUTRO_NOTE,
-        rows=[_row(row, by_id, axis, mu) for _, row in ranked.iterrows()],
+        rows=[_row(row, by_id, perf[i], axis, mu) for i, (_, row) in enumerate(ranked.iterrows())],
         plot_uri="data:image/png;base64," + base64.b64encode(plot).decode("ascii"),
         failed=unranked[unranked["status"] == "failed"].to_dict("records"),
         other=unranked[unranked["status"] != "failed"].to_dict("records"),

@@ -184,6 +184,25 @@ def warp_head(
     return out
 
 
+def talking_frames(
+    layer: Image.Image,
+    face_box: tuple[float, float, float, float],
+    head: HeadMotion,
+    times: np.ndarray,
+    margin: int = 20,
+) -> list[np.ndarray]:
+    """RGB frames of a person ``layer`` moving by ``head`` at ``times`` (seconds), alone on a
+    plain background with ``margin`` px around it: what a liveness check of the motion looks at."""
+    frames = []
+    for t in times:
+        posed = warp_head(layer, face_box, head.pose(float(t)), head.light(float(t)))
+        size = (layer.width + 2 * margin, layer.height + 2 * margin)
+        frame = Image.new("RGB", size, (120, 110, 100))
+        frame.paste(posed, (margin, margin), posed)
+        frames.append(np.asarray(frame))
+    return frames
+
+
 def _relight(
     region: Image.Image,
     box: tuple[float, float, float, float],
