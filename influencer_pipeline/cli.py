@@ -113,14 +113,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from influencer_pipeline.run_pipeline import use_lake
+    from influencer_pipeline.paths import lake_root
     from influencer_tools.evaluation.lake import evaluate_lake
     from influencer_tools.evaluation.report import EvaluationInputError
     from influencer_tools.evaluation.truth import TruthFileError
 
-    use_lake(args.lake)
     try:
-        text, payload = evaluate_lake(Path(args.truth))
+        text, payload = evaluate_lake(Path(args.truth), lake_root(args.lake))
     except (TruthFileError, EvaluationInputError, FileNotFoundError) as exc:
         _error(exc)
         return EXIT_BAD_INPUT
@@ -133,19 +132,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from influencer_pipeline import lake
     from influencer_pipeline.defs.ranking.leaderboard import copy_report
+    from influencer_pipeline.paths import lake_root
     from influencer_pipeline.run_pipeline import (
         PipelineInputError,
         PipelineRunError,
         materialize_leaderboard,
-        use_lake,
     )
 
-    root = use_lake(args.lake)
+    root = lake_root(args.lake)
     if not lake.as_upath(f"{root}/ranked_influencers.parquet").exists():
         _error(f"no ranking in the lake {root}: run the pipeline first (influencer-pipeline run)")
         return EXIT_BAD_INPUT
     try:
-        materialize_leaderboard(args.lake, emit=_say, verbose=args.verbose)
+        materialize_leaderboard(root, emit=_say, verbose=args.verbose)
         files = copy_report(root, Path(args.out))
     except PipelineInputError as exc:
         _error(exc)
@@ -160,17 +159,13 @@ def _report(args: argparse.Namespace) -> int:
 def _sheets(args: argparse.Namespace) -> int:
     from influencer_pipeline import lake
     from influencer_pipeline.catalog.sources import active_sources
-    from influencer_pipeline.run_pipeline import (
-        PipelineInputError,
-        PipelineRunError,
-        run_pipeline,
-        use_lake,
-    )
+    from influencer_pipeline.paths import lake_root
+    from influencer_pipeline.run_pipeline import PipelineInputError, PipelineRunError, run_pipeline
 
-    root = use_lake(args.lake)
+    root = lake_root(args.lake)
     if args.retire:
         try:
-            run_pipeline([], args.lake, retire=args.retire, emit=_say, verbose=args.verbose)
+            run_pipeline([], root, retire=args.retire, emit=_say, verbose=args.verbose)
         except PipelineInputError as exc:
             _error(exc)
             return EXIT_BAD_INPUT
@@ -194,10 +189,12 @@ def _sheets(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from influencer_pipeline.paths import project_dir
-    from influencer_pipeline.run_pipeline import configure_environment
+    from influencer_pipeline.paths import LAKE_ENV, dagster_home, lake_root, project_dir
+    from influencer_pipeline.run_pipeline import open_instance
 
-    configure_environment(args.lake)
+    open_instance().dispose()  # creates the instance folder and its dagster.yaml when new
+    # `dagster dev` is another process: it learns the lake and the instance from its environment
+    env = {**os.environ, LAKE_ENV: lake_root(args.lake), "DAGSTER_HOME": str(dagster_home())}
     command = [
         sys.executable,
         "-m",
@@ -210,10 +207,8 @@ def _ui(args: argparse.Namespace) -> int:
         "-p",
         str(args.port),
     ]
-    print(
-        f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})"
-    )
-    return subprocess.call(command, cwd=project_dir())
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    return subprocess.call(command, cwd=project_dir(), env=env)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,14 +17,19 @@ def project_dir() -> Path:
     return Path.cwd()
 
 
-def lake_root() -> str:
-    """The lake root: ``$INFLUENCER_LAKE`` (a path or an fsspec URL) or ``<project>/data_lake``."""
-    configured = os.environ.get(LAKE_ENV, "").strip()
+def lake_root(configured: str | None = None) -> str:
+    """The lake root: ``configured``, else ``$INFLUENCER_LAKE`` (a path or an fsspec URL), else
+    ``<project>/data_lake``."""
+    configured = (configured or os.environ.get(LAKE_ENV, "")).strip()
     if configured:
         return configured if "://" in configured else str(Path(configured).expanduser().resolve())
     return str(project_dir() / "data_lake")
 
 
-def default_dagster_home() -> Path:
-    """The Dagster instance folder the CLI and ``dagster dev`` share unless DAGSTER_HOME is set."""
+def dagster_home() -> Path:
+    """The Dagster instance folder the CLI and ``dagster dev`` share: ``$DAGSTER_HOME``, else
+    ``<project>/.dagster_home``."""
+    configured = os.environ.get("DAGSTER_HOME", "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
     return project_dir() / ".dagster_home"

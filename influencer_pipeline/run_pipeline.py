@@ -5,7 +5,8 @@ planner (``planning``): register the sheets and rebuild the catalog, run the per
 the videos that need them (contiguous partition ranges of at most ``MAX_PARTITIONS_PER_RUN``), then
 rebuild the cross-video assets and the leaderboard once. It holds the lake exclusively while it
 runs (``lake_lock``), so it never interleaves with another writer. Every run lands in
-``DAGSTER_HOME``.
+``DAGSTER_HOME`` and gets its lake as run config (``defs.jobs.lake_config``); the CLI leaves the
+process environment as it found it.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import dagster as dg
 from influencer_pipeline import lake, lake_lock, recovery
 from influencer_pipeline.defs.automation import state
 from influencer_pipeline.defs.executors import EXECUTOR_ENV
-from influencer_pipeline.defs.jobs import batch_tags, resources_config
+from influencer_pipeline.defs.jobs import batch_tags, lake_config, resources_config
 from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
 from influencer_pipeline.defs.resources import FaceModels, loaded_models
 from influencer_pipeline.display import show
 from influencer_pipeline.faces.embedder_choice import EmbedderChoice
-from influencer_pipeline.paths import LAKE_ENV, default_dagster_home, lake_root, project_dir
+from influencer_pipeline.paths import dagster_home, lake_root, project_dir
 from influencer_pipeline.planning import VideoPlan, plan_videos, run_batches
 
 INVOCATION_TAG = "influencer_pipeline/invocation"
@@ -101,23 +102,14 @@ def default_instance_yaml() -> str:
     return template.read_text() if template.is_file() else DEFAULT_INSTANCE_YAML
 
 
-def use_lake(lake_dir: str | None) -> str:
-    """Make ``lake_dir`` (if given) the lake for this process and the runs it starts."""
-    if lake_dir:
-        os.environ[LAKE_ENV] = lake_dir if "://" in lake_dir else str(Path(lake_dir).resolve())
-    return lake_root()
-
-
-def configure_environment(lake_dir: str | None = None) -> dg.DagsterInstance:
-    """Point the lake and the Dagster instance at their folders; return the instance."""
-    use_lake(lake_dir)
-    if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(default_dagster_home())
-    home = Path(os.environ["DAGSTER_HOME"])
+def open_instance() -> dg.DagsterInstance:
+    """The Dagster instance of ``paths.dagster_home()`` (created with ``default_instance_yaml``
+    when new); the process environment is left as it is."""
+    home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(default_instance_yaml())
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def _job(name: str) -> dg.JobDefinition:
@@ -232,7 +224,7 @@ class _Runner:
 
     instance: dg.DagsterInstance
     emit: Callable[[str], None]
-    resources: dict[str, Any]
+    resources: dict[str, Any]  # run config of the resources, the lake's included
     execution: dict[str, Any]
     verbose: bool = False
     run_ids: list[str] = field(default_factory=list)
@@ -329,16 +321,19 @@ def run_pipeline(
     started = time.monotonic()
     _check_sheets(sheets)
     execution = execution_config(executor, max_concurrent)
-    instance = configure_environment(lake_dir)
-    report = RunReport(lake=lake_root())
+    instance = open_instance()
+    configured = (resources or {}).get("lake", {}).get("config", {}).get("root")
+    report = RunReport(lake=lake_root(lake_dir or configured))
     try:
         choice = _choose_embedder(embedder, resources or {}, report.lake)
     except EmbedderUnavailable as exc:
         raise PipelineInputError(str(exc)) from exc
     report.embedder = choice.describe()
-    emit(f"lake: {show(report.lake)}   dagster home: {show(os.environ['DAGSTER_HOME'])}")
+    emit(f"lake: {show(report.lake)}   dagster home: {show(str(dagster_home()))}")
     emit(f"face embedder: {choice.describe()}")
-    run_resources = _merge_resources(resources or {}, resources_config(choice.name))
+    run_resources = _merge_resources(
+        resources or {}, resources_config(choice.name), lake_config(report.lake)
+    )
     runner = _Runner(instance, emit, run_resources, execution, verbose)
     try:
         with lake_lock.exclusive(report.lake, "influencer-pipeline run"):
@@ -431,8 +426,8 @@ def materialize_leaderboard(
     lake_dir: str | None = None, emit: Callable[[str], None] = print, verbose: bool = False
 ) -> list[str]:
     """Rebuild the leaderboard asset from the lake's ranking (one in-process run)."""
-    instance = configure_environment(lake_dir)
-    runner = _Runner(instance, emit, {}, light_execution(), verbose)
-    with lake_lock.exclusive(lake_root(), "influencer-pipeline report"):
+    root = lake_root(lake_dir)
+    runner = _Runner(open_instance(), emit, lake_config(root), light_execution(), verbose)
+    with lake_lock.exclusive(root, "influencer-pipeline report"):
         runner.execute("leaderboard_job", light=True)
     return runner.run_ids

@@ -15,7 +15,7 @@ import pytest
 
 from influencer_pipeline.catalog.urls import normalize_url, video_id_for
 from influencer_pipeline.defs.media.checks import DECODED, FETCHED
-from influencer_pipeline.run_pipeline import configure_environment, run_pipeline
+from influencer_pipeline.run_pipeline import open_instance, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def test_failed_videos_are_failed_check_partitions(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("INFLUENCER_EMBEDDER", "dlib")
     run_pipeline([sheet], str(tmp_path / "lake"), emit=lambda _line: None)
-    instance = configure_environment(str(tmp_path / "lake"))
+    instance = open_instance()
     good, broken = (video_id_for(normalize_url(n, tmp_path)) for n in ("good.mp4", "broken.mp4"))
     for asset, check in (("video_files", FETCHED), ("video_frames", DECODED)):
         key = dg.AssetCheckKey(dg.AssetKey(asset), check)

@@ -29,7 +29,7 @@ from influencer_pipeline.defs.jobs import CROSS_VIDEO_ASSET_NAMES
 from influencer_pipeline.defs.partitions import VIDEOS
 from influencer_pipeline.defs.resources import FaceModels, LakeResource
 from influencer_pipeline.planning import PER_VIDEO_ASSETS
-from influencer_pipeline.run_pipeline import JOB_FUNCTIONS, configure_environment
+from influencer_pipeline.run_pipeline import JOB_FUNCTIONS, open_instance
 from influencer_pipeline_tests.conftest import TINY_DEMO
 from influencer_tools.demo.generator import generate_demo
 
@@ -126,7 +126,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
         mp.setenv(EMBEDDER_ENV, "dlib")
         mp.delenv("INFLUENCER_INBOX", raising=False)
-        instance = configure_environment(str(lake_dir))
+        instance = open_instance()
         mp.setenv("INFLUENCER_LAKE", str(lake_dir))
         sheet = pd.read_excel(demo / "demo_sheet.xlsx")
         half = len(sheet) // 2

@@ -74,6 +74,16 @@ def resources_config(embedder: str | None = None, **fetcher: Any) -> dict[str, A
     return {"resources": resources} if resources else {}
 
 
+def lake_config(root: str) -> dict[str, Any]:
+    """Run config that points a run's lake resource and its IO manager at the lake ``root``."""
+    return {
+        "resources": {
+            "lake": {"config": {"root": root}},
+            "io_manager": {"config": {"base_path": root}},
+        }
+    }
+
+
 def batch_tags(batch: RunBatch, source: str, batch_id: str) -> dict[str, str]:
     """Tags of a per-video run: its partition range, who asked for it and its batch."""
     return {

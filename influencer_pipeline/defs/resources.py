@@ -133,10 +133,13 @@ class FaceModels(dg.ConfigurableResource):
         self._choice = self.choose(lake_root())
 
     def choose(self, lake: str) -> EmbedderChoice:
-        """The embedder for a run on ``lake`` (see ``faces.embedder_choice``); loads nothing."""
+        """The embedder for a run on ``lake`` (see ``faces.embedder_choice``); loads nothing, and
+        reads the lake only for ``auto`` (the CLI and the sensors pass the embedder they chose)."""
+        requested = self.embedder or default_embedder()
+        auto = requested.strip().lower() == AUTO
         return choose_embedder(
-            self.embedder or default_embedder(),
-            lake_embedder(lake),
+            requested,
+            lake_embedder(lake) if auto else None,
             weights_path=self.facenet_weights or None,
         )
 
