@@ -128,3 +128,20 @@ def test_only_the_dagster_wiring_imports_dagster() -> None:
                 importing.add(name)
     assert importing, "the scan found no Dagster import at all"
     assert sorted(n for n in importing if not n.startswith(wiring)) == []
+
+
+TESTS = ROOT / "influencer_pipeline_tests"
+# Test folders beside the package's own: the tools, whole-pipeline runs, shared test helpers.
+TEST_ONLY_FOLDERS = {"tools", "end_to_end", "hostile"}
+
+
+def test_the_tests_mirror_the_package() -> None:
+    """A test folder per package folder, no other (``tests/faces`` tests ``faces/``), and the
+    loose test modules test the package's loose modules."""
+    package = ROOT / "influencer_pipeline"
+    domains = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    folders = {p.name for p in TESTS.iterdir() if (p / "__init__.py").is_file()}
+    assert folders - TEST_ONLY_FOLDERS == domains
+    loose = {p.stem.removeprefix("test_") for p in TESTS.glob("test_*.py")}
+    modules = {p.stem for p in package.glob("*.py")}
+    assert loose - {"package_layout"} <= modules, loose - modules

@@ -30,8 +30,8 @@ elif [ "${STRICT_SYSTEM_DEPS:-0}" = "1" ]; then
 else
   echo "warning: Redis unavailable; the celery executor tests will skip"
 fi
-.venv/bin/ruff check influencer_pipeline influencer_pipeline_tests benchmarks
-.venv/bin/ruff format --check influencer_pipeline influencer_pipeline_tests benchmarks
+.venv/bin/ruff check influencer_pipeline influencer_tools influencer_pipeline_tests benchmarks
+.venv/bin/ruff format --check influencer_pipeline influencer_tools influencer_pipeline_tests benchmarks
 # Known vulnerabilities in the locked dependencies (pip-audit). A finding outside
 # audit-allowlist.txt fails; where the registry does not serve pip-audit's per-version data (this
 # CI's mirror), the audit says so loudly and the tests go on.

@@ -19,7 +19,7 @@ from PIL import Image
 from influencer_pipeline.outro.fingerprint import OutroFingerprint, outro_fingerprint
 from influencer_pipeline.outro.grouping import GroupingConfig, group_outros
 from influencer_pipeline.outro.verify import card_patch, compare_cards
-from influencer_pipeline_tests.test_outro_fingerprint import image_frames
+from influencer_pipeline_tests.outro.test_outro_fingerprint import image_frames
 from influencer_tools.demo.outros import creator_designs, render_card
 
 SIZE = (360, 640)

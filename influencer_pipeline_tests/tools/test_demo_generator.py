@@ -21,7 +21,7 @@ from influencer_tools.demo.plan import plan_demo
 from influencer_tools.demo.render import card_design, render_video
 from influencer_tools.demo.scenes import build_canvas
 
-SHARED_PATH = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED_PATH = Path(__file__).resolve().parents[2].parent / "shared"
 TINY = DemoConfig(
     seed=11,
     n_face_influencers=3,

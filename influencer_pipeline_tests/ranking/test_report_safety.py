@@ -21,7 +21,7 @@ from influencer_pipeline.ranking.metrics import rank_influencers
 from influencer_pipeline.ranking.report import write_report
 from influencer_pipeline_tests.hostile.shown import ESCAPES, FORMULAS, SECRET_URLS, leaks
 from influencer_pipeline_tests.hostile.shown_checks import csv_cells, report_problems
-from influencer_pipeline_tests.test_report import FAILED, make_ranked, make_videos
+from influencer_pipeline_tests.ranking.test_report import FAILED, make_ranked, make_videos
 
 XLSX_FORBIDDEN = "\x00\x01\x08\x0b\x0c\x0e\x1f"  # characters openpyxl refuses to write
 MERGED_INTO = "=cmd|' /C calc'!A0"  # an id an analyst typed as a merge target

@@ -25,7 +25,7 @@ from influencer_pipeline_tests import browser
 
 chromium = browser.chromium  # the session fixture: skips when Chromium is not installed
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 FACES_DIR = PROJECT_DIR / "influencer_tools" / "demo" / "faces"
 CARD_RGB = (192, 38, 211)  # the outro card's background: easy to find in the screenshot
 FACE_PEOPLE = {  # influencer_id -> (picture, performances)

@@ -23,7 +23,7 @@ import pytest
 from influencer_pipeline import lifetime
 from influencer_pipeline_tests.hostile import media
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 WORKER_MARK = b"--multiprocessing-fork"
 WAIT_FOR_WORKERS_S = 420
 ARMED_AFTER_S = 3.0  # a worker arms itself while importing the package: well within this

@@ -27,7 +27,7 @@ from influencer_pipeline.outro.grouping import (
     fingerprint_distance,
     group_outros,
 )
-from influencer_pipeline_tests.test_outro_fingerprint import (
+from influencer_pipeline_tests.outro.test_outro_fingerprint import (
     SERIF,
     Card,
     image_frames,

@@ -10,7 +10,7 @@ import pytest
 
 from influencer_pipeline.defs.ranking.leaderboard import copy_report, publish
 from influencer_pipeline.ranking.report import render_report
-from influencer_pipeline_tests.test_report import make_ranked, make_videos
+from influencer_pipeline_tests.ranking.test_report import make_ranked, make_videos
 
 
 @pytest.fixture()

@@ -32,7 +32,7 @@ from influencer_pipeline.defs import executors
 from influencer_pipeline.defs.executors import ExecutorSetupError, executor_from_env
 from influencer_pipeline_tests import distributed
 from influencer_pipeline_tests.conftest import PROJECT_DIR
-from influencer_pipeline_tests.test_postgres_instance import postgres  # noqa: F401  (fixture)
+from influencer_pipeline_tests.end_to_end.test_postgres_instance import postgres  # noqa: F401  (fixture)
 
 CELERY_CONFIG = PROJECT_DIR / "deploy" / "celery" / "celery.yaml"
 PG_INSTANCE = PROJECT_DIR / "deploy" / "dagster.postgres.yaml"

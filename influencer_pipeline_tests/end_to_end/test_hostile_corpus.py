@@ -76,7 +76,7 @@ from influencer_pipeline_tests.hostile.shown_checks import (
     report_problems,
 )
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_the_corpus_is_big_and_its_ids_are_unique() -> None:

@@ -36,7 +36,7 @@ from influencer_pipeline_tests.hostile import media
 from influencer_pipeline_tests.hostile.pipeline import CorpusRun, shared_corpus_run
 from influencer_pipeline_tests.hostile.server import HostileServer, serve
 
-PACKAGE = Path(__file__).resolve().parents[1] / "influencer_pipeline"
+PACKAGE = Path(__file__).resolve().parents[2] / "influencer_pipeline"
 PICKLERS = {"pickle", "cPickle", "_pickle", "cloudpickle", "dill", "joblib", "shelve", "marshal"}
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 RAW_FACE_BYTES = 32 * 32  # the aligned face patch kept per face for the live/picture test
