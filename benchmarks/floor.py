@@ -27,7 +27,7 @@ import av
 import dlib
 import numpy as np
 
-from influencer_pipeline.faces.embedders import dlib_rectangle
+from influencer_pipeline.faces.dlib_descriptor import dlib_rectangle
 from influencer_pipeline.faces.quality import MIN_DET_SCORE, MIN_HEIGHT_PX
 
 

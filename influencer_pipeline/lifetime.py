@@ -80,6 +80,26 @@ def die_with_parent(parent: int) -> str:
     return "watcher"
 
 
+def die_with_parent_process(parent: int) -> None:
+    """End this process when the process ``parent`` (its parent now) ends, whichever of its
+    threads started this one.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that started a child exits, not its process: a
+    worker pool started inside a step's thread would die with that thread. So the request is
+    cleared (``arm_worker`` may have made it while this process imported the package) and a
+    watcher thread polls the parent instead.
+    """
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+    if os.getppid() != parent:  # died already
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
+
+
 def arm_worker() -> str | None:
     """In a spawned worker of a marked process: die with it (see the module doc); else None."""
     marked = os.environ.get(PARENT_ENV, "")

@@ -124,6 +124,11 @@ class FaceModels(dg.ConfigurableResource):
         "of the two applies; below 4 % a face cannot change a video's decision).",
     )
     batch_size: int = Field(default=16, description="Frames per detection batch.")
+    embed_workers: int = Field(
+        default=0,
+        description="Processes computing dlib descriptors (dlib holds the GIL, so threads would "
+        "not help); 0: one per CPU core, at most 4; 1: in the step's own process.",
+    )
 
     _choice: Any = PrivateAttr(default=None)
 
@@ -176,6 +181,10 @@ class FaceModels(dg.ConfigurableResource):
 
         name = self.embedder_name
         options: dict[str, Any] = {}
+        if name == "dlib":
+            from influencer_pipeline.faces.descriptor_pool import default_workers
+
+            options = {"workers": self.embed_workers or default_workers()}
         if name == "facenet":
             options = {
                 "weights_path": self.facenet_weights or None,

@@ -24,8 +24,8 @@ two rows is ``sqrt(2 - 2 cos)``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -39,7 +39,14 @@ from facenet_pytorch.models.utils.detect_face import extract_face
 from facenet_pytorch.models.utils.download import download_url_to_file
 from PIL import Image
 
+from influencer_pipeline.faces.descriptor_pool import DescriptorPool
 from influencer_pipeline.faces.detection import Detection, to_rgb
+from influencer_pipeline.faces.dlib_descriptor import (
+    DESCRIPTOR_DIM,
+    DLIB_FACE_MODEL,
+    DLIB_SHAPE_MODEL,
+    DlibDescriptor,
+)
 from influencer_pipeline.faces.weights import (
     FACENET_WEIGHTS_ENV,
     FACENET_WEIGHTS_URL,
@@ -47,8 +54,6 @@ from influencer_pipeline.faces.weights import (
     facenet_weights_path,
 )
 
-DLIB_SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
-DLIB_FACE_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 # Euclidean distance between L2-normalised dlib descriptors below which two faces are taken as
 # the same person: dlib's own 0.6 on raw descriptors (median norm 1.43) - see the module docstring.
 DLIB_SAME_PERSON_DISTANCE = 0.42
@@ -76,57 +81,61 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return (array / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def dlib_models_dir() -> Path:
-    """The ``models/`` folder of the installed ``face_recognition_models`` (not imported)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        folder = Path(location) / "models"
-        if folder.is_dir():
-            return folder
-    raise EmbedderUnavailable(
-        "dlib_models_missing",
-        "the package face_recognition_models is not installed (or has no models/ folder); "
-        "install it with `pip install face-recognition-models==0.3.0`",
-    )
-
-
 class DlibEmbedder:
-    """dlib's 128-d ResNet face descriptor, aligned by its 5-point shape predictor."""
+    """dlib's 128-d ResNet face descriptor, aligned by its 5-point shape predictor.
+
+    ``workers`` > 1: ``embed_many`` spreads the images over that many processes
+    (``faces.descriptor_pool``); the vectors are the same.
+    """
 
     name = "dlib"
-    dim = 128
+    dim = DESCRIPTOR_DIM
 
-    def __init__(self, *, models_dir: str | Path | None = None, padding: float = 0.25) -> None:
-        folder = Path(models_dir) if models_dir is not None else dlib_models_dir()
-        shape_file, face_file = folder / DLIB_SHAPE_MODEL, folder / DLIB_FACE_MODEL
-        for file in (shape_file, face_file):
-            if not file.is_file():
-                raise EmbedderUnavailable(
-                    "dlib_models_missing",
-                    f"dlib model file {file} is missing; reinstall face-recognition-models==0.3.0",
-                )
-        self.padding = float(padding)
-        self._shape_predictor = dlib.shape_predictor(str(shape_file))
-        self._descriptor = dlib.face_recognition_model_v1(str(face_file))
+    def __init__(
+        self, *, models_dir: str | Path | None = None, padding: float = 0.25, workers: int = 1
+    ) -> None:
+        self._descriptor = DlibDescriptor(models_dir, padding)
+        self.padding = self._descriptor.padding
+        self.workers = max(1, int(workers))
+        self._pool: DescriptorPool | None = None
         self.version = f"dlib {dlib.__version__}; {DLIB_SHAPE_MODEL}; {DLIB_FACE_MODEL}"
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         """Embed every detection of ``image``; one L2-normalised 128-d float32 row each."""
         if not detections:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rgb = to_rgb(image)
-        shapes = dlib.full_object_detections()
-        for detection in detections:
-            shapes.append(self._shape_predictor(rgb, dlib_rectangle(detection.box)))
-        descriptors = self._descriptor.compute_face_descriptor(rgb, shapes, 0, self.padding)
-        return l2_normalize(np.array([np.asarray(d) for d in descriptors]))
+        return l2_normalize(self._descriptor.describe(to_rgb(image), [d.box for d in detections]))
+
+    def embed_many(
+        self, items: Sequence[tuple[np.ndarray, Sequence[Detection]]]
+    ) -> list[np.ndarray]:
+        """``embed`` of every (image, detections) item, in worker processes when there are some."""
+        if self.workers < 2 or len(items) < 2:
+            return [self.embed(image, detections) for image, detections in items]
+        if self._pool is None:  # started on first use, kept for the life of the embedder
+            self._pool = DescriptorPool(
+                self.workers, str(self._descriptor.models_dir), self.padding
+            )
+        jobs = [(to_rgb(image), [d.box for d in detections]) for image, detections in items]
+        try:
+            raws = self._pool.describe_many(jobs)
+        except BrokenProcessPool:  # a worker was killed (out of memory?): this call in process
+            self._pool.close()
+            self._pool = None
+            return [self.embed(image, detections) for image, detections in items]
+        return [
+            l2_normalize(raw) if len(raw) else np.zeros((0, self.dim), dtype=np.float32)
+            for raw in raws
+        ]
 
 
-def dlib_rectangle(box: tuple[float, float, float, float]) -> dlib.rectangle:
-    """An MTCNN box (x1, y1, x2, y2) as the integer ``dlib.rectangle`` the shape predictor takes."""
-    x1, y1, x2, y2 = (round(v) for v in box)
-    return dlib.rectangle(int(x1), int(y1), int(max(x2, x1 + 1)), int(max(y2, y1 + 1)))
+def embed_images(
+    embedder: FaceEmbedder, items: Sequence[tuple[np.ndarray, Sequence[Detection]]]
+) -> list[np.ndarray]:
+    """``embedder.embed`` of every (image, detections) item: through its ``embed_many`` (several
+    processes) when it has one, else one image at a time."""
+    many = getattr(embedder, "embed_many", None)
+    return many(items) if many is not None else [embedder.embed(i, d) for i, d in items]
 
 
 def _missing_weights_message(path: Path, detail: str = "") -> str:

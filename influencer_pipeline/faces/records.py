@@ -30,7 +30,7 @@ from influencer_pipeline.faces.embed_plan import (
     plan,
     tube_disagrees,
 )
-from influencer_pipeline.faces.embedders import FaceEmbedder
+from influencer_pipeline.faces.embedders import FaceEmbedder, embed_images
 from influencer_pipeline.faces.framing import framed
 from influencer_pipeline.faces.liveness import aligned_patch
 from influencer_pipeline.faces.quality import FaceQuality, QualityThresholds, assess
@@ -249,13 +249,13 @@ def _embed(
     images: dict[int, np.ndarray],
     embedder: FaceEmbedder,
 ) -> dict[int, np.ndarray]:
-    """Embeddings of the faces ``indices`` (one embedder call per frame), by face position."""
+    """Embeddings of the faces ``indices`` (one image per frame), by face position."""
     by_frame: dict[int, list[int]] = {}
     for i in indices:
         by_frame.setdefault(found[i][0], []).append(i)
     out: dict[int, np.ndarray] = {}
-    for frame, members in by_frame.items():
-        vectors = embedder.embed(images[frame], [found[i][1] for i in members])
+    items = [(images[frame], [found[i][1] for i in members]) for frame, members in by_frame.items()]
+    for members, vectors in zip(by_frame.values(), embed_images(embedder, items), strict=True):
         if vectors.shape != (len(members), embedder.dim):
             raise FaceRecordError(
                 "bad_embedding_shape",

@@ -223,3 +223,20 @@ def test_face_rows_end_to_end_with_mtcnn_and_dlib(detector: FaceDetector, shared
     assert best["passes_quality"] and best["quality_flags"] == ""
     assert best["embedding"].shape == (128,)
     assert np.linalg.norm(best["embedding"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_face_rows_are_the_same_with_descriptor_workers(
+    detector: FaceDetector, shared_dir: Path
+) -> None:
+    from influencer_pipeline.faces.embedders import DlibEmbedder
+
+    images = [_photo(shared_dir, rel) for rel in ("joe_biden/2.jpg", "barack_obama/1.jpg")]
+    frames = _frames_table(images, ["body", "body"], [False, False])
+    alone = face_rows("vid1", frames, detector, DlibEmbedder())
+    pooled_embedder = DlibEmbedder(workers=2)
+    pooled = face_rows("vid1", frames, detector, pooled_embedder)
+    assert pooled_embedder._pool is not None  # two frames with faces: the workers embedded them
+    assert len(alone) == len(pooled) >= 2
+    for a, b in zip(alone["embedding"], pooled["embedding"], strict=True):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    pd.testing.assert_frame_equal(alone.drop(columns="embedding"), pooled.drop(columns="embedding"))

@@ -25,6 +25,7 @@ from influencer_pipeline.media.blobs import BlobStore, local_copy
 from influencer_pipeline.media.dedup import DedupConfig, find_duplicate_groups
 from influencer_pipeline.media.dedup_prints import DEDUP_FRAME_COLUMNS, lake_frame_images
 from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
+from influencer_pipeline.media.probe import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
 from influencer_pipeline.media.video_file import ProbeLimits, failed_row, fetch_video
 from influencer_pipeline.parallel import map_isolated
 
@@ -35,8 +36,8 @@ FILE_COLUMNS = ["video_id", "status", "error", "local_path", "duration_s", "fps"
 class FilesConfig(dg.Config):
     """Limits applied while probing each video."""
 
-    max_pixels: int = Field(default=4096 * 4096, description="Refuse larger frames (bomb guard).")
-    max_duration_s: float = Field(default=3600.0, description="Refuse longer videos.")
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, description="Refuse larger frames (bomb guard).")
+    max_duration_s: float = Field(DEFAULT_MAX_DURATION_S, description="Refuse longer videos.")
 
 
 @dg.asset(

@@ -1,0 +1,71 @@
+"""dlib's face descriptor on RGB arrays: 5-point alignment seeded by a box, then the 128-d ResNet.
+
+Imports dlib and numpy only (no torch), so the worker processes of ``faces.descriptor_pool``
+start light. ``faces.embedders.DlibEmbedder`` wraps it behind the embedder interface.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import dlib
+import numpy as np
+
+from influencer_pipeline.faces.weights import EmbedderUnavailable
+
+DLIB_SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
+DLIB_FACE_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+DESCRIPTOR_DIM = 128
+Box = tuple[float, float, float, float]
+
+
+def dlib_models_dir() -> Path:
+    """The ``models/`` folder of the installed ``face_recognition_models`` (not imported)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        folder = Path(location) / "models"
+        if folder.is_dir():
+            return folder
+    raise EmbedderUnavailable(
+        "dlib_models_missing",
+        "the package face_recognition_models is not installed (or has no models/ folder); "
+        "install it with `pip install face-recognition-models==0.3.0`",
+    )
+
+
+def dlib_rectangle(box: Box) -> dlib.rectangle:
+    """An MTCNN box (x1, y1, x2, y2) as the integer ``dlib.rectangle`` the shape predictor takes."""
+    x1, y1, x2, y2 = (round(v) for v in box)
+    return dlib.rectangle(int(x1), int(y1), int(max(x2, x1 + 1)), int(max(y2, y1 + 1)))
+
+
+class DlibDescriptor:
+    """dlib's shape predictor and ResNet descriptor, loaded once."""
+
+    def __init__(self, models_dir: str | Path | None = None, padding: float = 0.25) -> None:
+        folder = Path(models_dir) if models_dir is not None else dlib_models_dir()
+        shape_file, face_file = folder / DLIB_SHAPE_MODEL, folder / DLIB_FACE_MODEL
+        for file in (shape_file, face_file):
+            if not file.is_file():
+                raise EmbedderUnavailable(
+                    "dlib_models_missing",
+                    f"dlib model file {file} is missing; reinstall face-recognition-models==0.3.0",
+                )
+        self.models_dir = folder
+        self.padding = float(padding)
+        self._shape_predictor = dlib.shape_predictor(str(shape_file))
+        self._descriptor = dlib.face_recognition_model_v1(str(face_file))
+
+    def describe(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Raw (not normalised) descriptors of the faces at ``boxes`` of a contiguous H x W x 3
+        uint8 RGB image: one float64 row of 128 per box."""
+        if not boxes:
+            return np.zeros((0, DESCRIPTOR_DIM))
+        shapes = dlib.full_object_detections()
+        for box in boxes:
+            shapes.append(self._shape_predictor(rgb, dlib_rectangle(box)))
+        rows = self._descriptor.compute_face_descriptor(rgb, shapes, 0, self.padding)
+        return np.array([np.asarray(row) for row in rows])
