@@ -33,6 +33,12 @@ def default_workers() -> int:
     return max(1, min(MAX_WORKERS, cores))
 
 
+def can_start_workers() -> bool:
+    """False in a daemonic process (a Celery prefork worker, a pool's worker): those may not
+    start processes of their own, so they embed in process."""
+    return not multiprocessing.current_process().daemon
+
+
 def _start_worker(parent: int, models_dir: str, padding: float) -> None:
     lifetime.die_with_parent_process(parent)  # exits at once if the parent died meanwhile
     _WORKER["descriptor"] = DlibDescriptor(models_dir, padding)

@@ -39,7 +39,7 @@ from facenet_pytorch.models.utils.detect_face import extract_face
 from facenet_pytorch.models.utils.download import download_url_to_file
 from PIL import Image
 
-from influencer_pipeline.faces.descriptor_pool import DescriptorPool
+from influencer_pipeline.faces.descriptor_pool import DescriptorPool, can_start_workers
 from influencer_pipeline.faces.detection import Detection, to_rgb
 from influencer_pipeline.faces.dlib_descriptor import (
     DESCRIPTOR_DIM,
@@ -110,7 +110,7 @@ class DlibEmbedder:
         self, items: Sequence[tuple[np.ndarray, Sequence[Detection]]]
     ) -> list[np.ndarray]:
         """``embed`` of every (image, detections) item, in worker processes when there are some."""
-        if self.workers < 2 or len(items) < 2:
+        if self.workers < 2 or len(items) < 2 or not can_start_workers():
             return [self.embed(image, detections) for image, detections in items]
         if self._pool is None:  # started on first use, kept for the life of the embedder
             self._pool = DescriptorPool(

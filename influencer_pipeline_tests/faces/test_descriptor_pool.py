@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -108,3 +109,22 @@ def test_a_pool_started_in_a_thread_outlives_the_thread(monkeypatch) -> None:
         np.array_equal(a, b) for a, b in zip(expected, got, strict=True)
     )
     pool.close()
+
+
+def _embed_in(queue) -> None:  # runs in a daemonic child (spawned: must be importable)
+    embedder = DlibEmbedder(workers=2)
+    vectors = embed_images(embedder, _items(3))
+    queue.put((vectors, embedder._pool is None))
+
+
+def test_a_daemonic_process_embeds_in_process() -> None:
+    """A Celery prefork worker is daemonic and may not start processes: it embeds itself."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_embed_in, args=(queue,), daemon=True)
+    child.start()
+    vectors, no_pool = queue.get(timeout=120)
+    child.join(timeout=30)
+    expected = [DlibEmbedder().embed(image, detections) for image, detections in _items(3)]
+    assert no_pool
+    assert all(np.array_equal(a, b) for a, b in zip(expected, vectors, strict=True))
