@@ -189,12 +189,12 @@ def _sheets(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from influencer_pipeline.paths import LAKE_ENV, dagster_home, lake_root, project_dir
-    from influencer_pipeline.run_pipeline import open_instance
+    from influencer_pipeline.paths import LAKE_ENV, lake_root, project_dir
+    from influencer_pipeline.run_pipeline import prepare_dagster_home
 
-    open_instance().dispose()  # creates the instance folder and its dagster.yaml when new
+    home = prepare_dagster_home()
     # `dagster dev` is another process: it learns the lake and the instance from its environment
-    env = {**os.environ, LAKE_ENV: lake_root(args.lake), "DAGSTER_HOME": str(dagster_home())}
+    env = {**os.environ, LAKE_ENV: lake_root(args.lake), "DAGSTER_HOME": str(home)}
     command = [
         sys.executable,
         "-m",

@@ -74,10 +74,16 @@ def die_with_parent(parent: int) -> str:
             if os.getppid() != parent:  # died before the request took effect
                 os._exit(1)
             return "prctl"
+    _start_watch(parent)
+    return "watcher"
+
+
+def _start_watch(parent: int) -> None:
+    """A daemon thread that kills this process once ``parent`` is no longer its parent (at once
+    if it is not now)."""
     import threading
 
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
-    return "watcher"
 
 
 def die_with_parent_process(parent: int) -> None:
@@ -89,15 +95,11 @@ def die_with_parent_process(parent: int) -> None:
     cleared (``arm_worker`` may have made it while this process imported the package) and a
     watcher thread polls the parent instead.
     """
-    import threading
-
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
-    if os.getppid() != parent:  # died already
-        os._exit(1)
-    threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
+    _start_watch(parent)
 
 
 def arm_worker() -> str | None:

@@ -102,14 +102,19 @@ def default_instance_yaml() -> str:
     return template.read_text() if template.is_file() else DEFAULT_INSTANCE_YAML
 
 
-def open_instance() -> dg.DagsterInstance:
-    """The Dagster instance of ``paths.dagster_home()`` (created with ``default_instance_yaml``
-    when new); the process environment is left as it is."""
+def prepare_dagster_home() -> Path:
+    """``paths.dagster_home()``, created with ``default_instance_yaml`` when new."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(default_instance_yaml())
-    return dg.DagsterInstance.from_config(str(home))
+    return home
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The Dagster instance of ``prepare_dagster_home()``; the process environment is left as
+    it is."""
+    return dg.DagsterInstance.from_config(str(prepare_dagster_home()))
 
 
 def _job(name: str) -> dg.JobDefinition:

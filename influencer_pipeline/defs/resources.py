@@ -185,7 +185,7 @@ class FaceModels(dg.ConfigurableResource):
             from influencer_pipeline.faces.descriptor_pool import default_workers
 
             options = {"workers": self.embed_workers or default_workers()}
-        if name == "facenet":
+        elif name == "facenet":
             options = {
                 "weights_path": self.facenet_weights or None,
                 "allow_download": self.allow_download,

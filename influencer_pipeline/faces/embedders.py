@@ -45,6 +45,7 @@ from influencer_pipeline.faces.dlib_descriptor import (
     DESCRIPTOR_DIM,
     DLIB_FACE_MODEL,
     DLIB_SHAPE_MODEL,
+    Box,
     DlibDescriptor,
 )
 from influencer_pipeline.faces.weights import (
@@ -104,7 +105,7 @@ class DlibEmbedder:
         """Embed every detection of ``image``; one L2-normalised 128-d float32 row each."""
         if not detections:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return l2_normalize(self._descriptor.describe(to_rgb(image), [d.box for d in detections]))
+        return l2_normalize(self._descriptor.describe(*_descriptor_job(image, detections)))
 
     def embed_many(
         self, items: Sequence[tuple[np.ndarray, Sequence[Detection]]]
@@ -116,17 +117,21 @@ class DlibEmbedder:
             self._pool = DescriptorPool(
                 self.workers, str(self._descriptor.models_dir), self.padding
             )
-        jobs = [(to_rgb(image), [d.box for d in detections]) for image, detections in items]
+        jobs = [_descriptor_job(image, detections) for image, detections in items]
         try:
             raws = self._pool.describe_many(jobs)
         except BrokenProcessPool:  # a worker was killed (out of memory?): this call in process
             self._pool.close()
             self._pool = None
             return [self.embed(image, detections) for image, detections in items]
-        return [
-            l2_normalize(raw) if len(raw) else np.zeros((0, self.dim), dtype=np.float32)
-            for raw in raws
-        ]
+        return [l2_normalize(raw) for raw in raws]  # (0 x 128 for an image without faces)
+
+
+def _descriptor_job(
+    image: np.ndarray, detections: Sequence[Detection]
+) -> tuple[np.ndarray, list[Box]]:
+    """What ``DlibDescriptor.describe`` takes for ``detections`` of ``image``: RGB and boxes."""
+    return to_rgb(image), [d.box for d in detections]
 
 
 def embed_images(
