@@ -77,6 +77,19 @@ class DominanceConfig:
       (``v06``, ``v68``), live people 0 of 16 (presenters, others, the real clips;
       ``benchmarks/framing.py``). One pair is not enough: demo presenters have one rigid pair
       in about one case in seven.
+    - ``brief_picture_cues`` (2): a track with too few pairs for a share is also a picture when
+      it shows two of these cues: its one or more pairs are all rigid copies, it sits inside a
+      picture's border in half its frames, in a row of similar faces once, beside a face whose
+      pairs are all rigid copies in most of its frames (``faces.track_evidence``: a couple in a
+      photo or screenshot); or when it is inside a border in half its frames and none of its
+      pairs moves. Real ads and clips: a border never surrounds a live person (0 of 31 tracks,
+      ``benchmarks/framing.py``); of their 24 brief tracks (two frames or more, face 5 % of the
+      height or more) the only ones with two cues are in the film-strip and family-photo
+      folders (``v59``, ``v68``), and no decision of the 41 ads or 9 clips changes. Validation
+      demo (seed 20260, development-fold people): the two faceless videos that a brief picture
+      gave a face (a framed photo seen for 0.8 s, a film-strip face) have none; the border
+      alone would have given two others one (the unframed face of a couple in a photo frame),
+      which the companion cue prevents. 0 = off.
     - ``gallery_share`` (0.5): a track in a row of >= 3 similar faces in half of its frames.
     - ``framed_share`` (0.5, only with ``use_border``): a track inside a picture's border in half
       of its frames; the border is never found around a real presenter or a real clip's person
@@ -102,6 +115,7 @@ class DominanceConfig:
     framed_share: float = 0.5
     use_border: bool = False  # for every track: not yet (see the closing note of session 3)
     brief_rigid_pairs: int = 2  # a track with too few pairs for a share: all rigid, this many
+    brief_picture_cues: int = 2  # ... or this many picture cues, or framed without a live pair
     require_continuity: bool = True
 
     def __post_init__(self) -> None:
@@ -199,6 +213,7 @@ def picture_reason(stats: TrackStats, config: DominanceConfig) -> str | None:
             "person moving"
         )
     brief = stats.pairs < config.min_picture_pairs  # too few pairs for a share of rigid pairs
+    live_pairs = stats.pairs - stats.rigid_pairs  # pairs that changed shape or pixels
     if (
         brief
         and config.brief_rigid_pairs
@@ -221,7 +236,33 @@ def picture_reason(stats: TrackStats, config: DominanceConfig) -> str | None:
             f"a picture: one of a row of similar faces in {stats.gallery_frames}/"
             f"{stats.n_frames} frames (film strip or collage)"
         )
+    if brief and config.brief_picture_cues:
+        cues = _brief_picture_cues(stats, config)
+        framed = stats.framed_share >= config.framed_share
+        if len(cues) >= config.brief_picture_cues or (framed and not live_pairs):
+            return (
+                f"a picture: too few frame pairs for a share ({stats.pairs}), and "
+                f"{' and '.join(cues)}"
+            )
     return None
+
+
+def _brief_picture_cues(stats: TrackStats, config: DominanceConfig) -> list[str]:
+    """What says a brief track (too few pairs for a share) is a picture, in words."""
+    cues = []
+    if (
+        stats.pairs
+        and stats.rigid_pairs == stats.pairs
+        and (stats.median_shape < config.picture_median_shape)
+    ):
+        cues.append(f"its {stats.pairs} frame pair(s) are rigid copies")
+    if stats.framed_share >= config.framed_share:
+        cues.append(f"inside a picture's border in {stats.framed_frames}/{stats.n_frames} frames")
+    if stats.gallery_frames:
+        cues.append(f"in a row of similar faces in {stats.gallery_frames} frame(s)")
+    if stats.rigid_companion:
+        cues.append("seen beside a face that is a rigid copy too (one picture of two people)")
+    return cues
 
 
 def failed_rule(stats: TrackStats, config: DominanceConfig) -> str | None:

@@ -10,17 +10,19 @@
   person in scattered single frames is a photo coming back on a film strip or in a collage), and
   in how many of its frames it sits in a *gallery* (at least ``GALLERY_FACES`` faces of about its
   size in the frame: a film strip, a collage, a row of photos), and in how many it is *framed*
-  (``faces.framing``: a picture's border on all four sides).
+  (``faces.framing``: a picture's border on all four sides), and whether it has a *rigid
+  companion*: another track seen with it in at least two frames and half of its own whose every
+  measured pair is a rigid copy (two faces of one picture: a couple in a photo or screenshot).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from influencer_pipeline.faces.liveness import rigid_pairs
+from influencer_pipeline.faces.liveness import PICTURE_MEDIAN_SHAPE, rigid_pairs
 
 GALLERY_FACES = 3  # faces of a similar size in one frame that make it a gallery
 GALLERY_SIZE_RATIO = 1.6  # "similar size": heights within this ratio
@@ -43,6 +45,16 @@ class TrackStats:
     continuous: bool = False
     gallery_frames: int = 0
     framed_frames: int = 0
+    rigid_companion: bool = False
+
+    @property
+    def all_pairs_rigid(self) -> bool:
+        """At least one pair measured, every one a rigid copy, the median keeping its shape."""
+        return (
+            self.pairs >= 1
+            and self.rigid_pairs == self.pairs
+            and self.median_shape < PICTURE_MEDIAN_SHAPE
+        )
 
     @property
     def rigid_share(self) -> float:
@@ -85,7 +97,8 @@ class TrackStats:
             if self.framed_frames
             else ""
         )
-        return f"{rigid}, {held}{gallery}{border}"
+        companion = ", beside a face that is a rigid copy too" if self.rigid_companion else ""
+        return f"{rigid}, {held}{gallery}{border}{companion}"
 
 
 def _framed(faces: pd.DataFrame) -> np.ndarray:
@@ -183,5 +196,18 @@ def track_stats(faces: pd.DataFrame, labels: np.ndarray, n_body_frames: int) -> 
                 framed_frames=len(np.unique(frames[rows][framed[rows]])),
             )
         )
+    stats = _with_companions(stats, {s.label: set(frames[labels == s.label]) for s in stats})
     stats.sort(key=lambda s: (-s.presence, -s.n_frames, s.label))
     return stats
+
+
+def _with_companions(stats: list[TrackStats], frames: dict[int, set]) -> list[TrackStats]:
+    """``stats`` with ``rigid_companion`` set (module docstring)."""
+    rigid = [s for s in stats if s.all_pairs_rigid]
+    out = []
+    for s in stats:
+        mine = frames[s.label]
+        shared = (len(mine & frames[o.label]) for o in rigid if o.label != s.label)
+        companion = any(n >= 2 and 2 * n >= len(mine) for n in shared)
+        out.append(replace(s, rigid_companion=companion) if companion else s)
+    return out

@@ -14,6 +14,7 @@ from influencer_pipeline.faces.dominant import (
     DominanceConfig,
     DominanceInputError,
     choose_dominant,
+    picture_reason,
     video_faces_row,
 )
 
@@ -192,6 +193,57 @@ def test_one_rigid_pair_is_not_enough_to_call_a_brief_track_a_picture() -> None:
     decision = choose_dominant(video.table(), n_body_frames=12)
     assert decision.has_dominant_face, decision.decision
     assert decision.tracks[0].pairs == 1 and decision.tracks[0].rigid_pairs == 1
+
+
+def test_a_framed_photo_seen_for_under_a_second_is_a_picture() -> None:
+    """Three sampled frames 0.4 s apart: no pair a second apart, so no share and no rigid pair;
+    the picture's border around it in every frame is what says photo."""
+    photo = person(40)
+    video = Video(40)
+    for frame in (6, 7, 8):
+        video.face(frame, photo, 0.09, spread=0.05, picture=6)
+    table = video.table().assign(timestamp_s=lambda t: t["frame_index"] * 0.4)
+    assert choose_dominant(table, n_body_frames=18).has_dominant_face  # nothing says picture
+    framed = choose_dominant(table.assign(framed=True), n_body_frames=18)
+    assert not framed.has_dominant_face
+    assert "inside a picture's border in 3/3 frames" in framed.decision
+    off = choose_dominant(table.assign(framed=True), 18, DominanceConfig(brief_picture_cues=0))
+    assert off.has_dominant_face
+
+
+def test_a_couple_in_one_photo_are_both_pictures() -> None:
+    """Two faces of one framed photo, seen together twice a second apart: each pair a rigid
+    copy. The border is found around one face only; its rigid companion is the other's cue."""
+    video = Video(41)
+    for frame in (5, 6, 7, 8):
+        video.face(frame, person(41), 0.11, spread=0.05, picture=7)
+        video.face(frame, person(42), 0.10, spread=0.05, picture=8)
+    table = video.table()
+    table = table.assign(framed=table["face_index"] == 1)  # the border around the second face
+    table = table.assign(timestamp_s=5 + (table["frame_index"] - 5) * 0.4)  # 1.2 s: one pair
+    decision = choose_dominant(table, n_body_frames=18)
+    assert not decision.has_dominant_face
+    assert decision.n_picture_tracks == 2
+    reasons = [picture_reason(s, DominanceConfig()) or "" for s in decision.tracks]
+    assert any("rigid copy too" in r for r in reasons), reasons
+    assert any("picture's border" in r for r in reasons), reasons
+
+
+def test_a_brief_presenter_beside_a_framed_photo_stays_the_presenter() -> None:
+    """A presenter who moves (a live pair) next to a photo in a frame: the photo's rigidity is
+    one cue for the presenter, not two."""
+    video = Video(43)
+    presenter = person(43)
+    for frame in (5, 6, 7):
+        video.face(frame, presenter, 0.20)  # a new pose every frame
+        video.face(frame, person(44), 0.08, spread=0.05, picture=9)
+    table = video.table()
+    table = table.assign(framed=table["face_index"] == 1)
+    decision = choose_dominant(table, n_body_frames=18)
+    assert decision.has_dominant_face, decision.decision
+    assert float(decision.embedding @ presenter) > 0.9
+    winner = next(s for s in decision.tracks if s.label == decision.track)
+    assert winner.rigid_companion and winner.rigid_pairs < winner.pairs
 
 
 def test_the_same_person_in_scattered_single_frames_is_a_photo_coming_back() -> None:
