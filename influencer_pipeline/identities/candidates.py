@@ -38,7 +38,11 @@ def _on_bags(graph: object, space: Space) -> object:
 
 
 def hdbscan_labels(
-    x: np.ndarray, config: ClusterConfig, method: str, space: Space | None = None
+    x: np.ndarray,
+    config: ClusterConfig,
+    method: str,
+    space: Space | None = None,
+    graph: object | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """HDBSCAN labels (-1 = noise) and membership probabilities of the rows of ``x``.
 
@@ -47,7 +51,8 @@ def hdbscan_labels(
     HDBSCAN finds no cluster at all it runs again with ``allow_single_cluster=True``; and for
     inputs up to ``max_exact_size`` videos, when the whole input minus some of the points that
     fall out of the root (farthest first) passes the identity rule, that group is the one
-    candidate cluster (see ``_root_identity``).
+    candidate cluster (see ``_root_identity``). ``graph``: the kNN graph of ``x`` when the
+    caller built it already (``graph="knn"`` without PCA).
     """
     n = len(x)
     if n < 3:  # HDBSCAN needs more points than neighbours: all noise (callers decide n <= 2)
@@ -55,7 +60,8 @@ def hdbscan_labels(
     points = _reduce(x, config)
     epsilon = config.cluster_selection_epsilon
     if config.graph == "knn":
-        data = knn_graph(points, config.n_neighbors, config.n_jobs)
+        reuse = graph is not None and points is x
+        data = graph if reuse else knn_graph(points, config.n_neighbors, config.n_jobs)
         if space is not None and space.bags is not None:
             # video-to-video distances over best-matching faces; epsilon in their scale
             data = _on_bags(data, space)

@@ -37,7 +37,13 @@ Steps of :func:`cluster_identities`:
    first, leaf clusters for a part still that large) and every part is verified again; a part
    that cannot be split loses its failing members one by one. Parts of one video become
    singletons.
-4. Keys: ``cluster_key`` is the smallest member ``video_id`` (deterministic, order-free);
+4. Merge (``identities.merging``, ``merge_verified``): verification only splits, and
+   excess-of-mass selection can leave one person in two tight clusters (videos made from two
+   photos) further apart than the epsilon merge. The kNN graph's links between different
+   clusters are walked closest first, and two clusters merge when their union passes the same
+   identity rule; a merge is never looser than what verification accepts, and it cannot chain
+   (the union of A, B and C must pass as a whole).
+5. Keys: ``cluster_key`` is the smallest member ``video_id`` (deterministic, order-free);
    ``cluster_label`` numbers the multi-video clusters 0.. in ``cluster_key`` order and is -1
    for every singleton; ``hdbscan_label`` is the candidate label from step 2 (-1 = noise) and
    ``singleton_reason`` says why a video is alone (``hdbscan_noise`` or ``split_off``).
@@ -58,6 +64,7 @@ from influencer_pipeline.errors import InputError
 from influencer_pipeline.identities.candidates import hdbscan_labels
 from influencer_pipeline.identities.cluster_config import ALGORITHMS, ClusterConfig
 from influencer_pipeline.identities.graph import knn_graph
+from influencer_pipeline.identities.merging import merge_clusters
 from influencer_pipeline.identities.space import make_space
 from influencer_pipeline.identities.verification import verify_clusters
 from influencer_pipeline.identities.video_links import bag_distances
@@ -182,10 +189,18 @@ def cluster_identities(
         close = n == 2 and gap <= limit
         raw = np.zeros(n, dtype=np.int64) if close else np.full(n, -1, dtype=np.int64)
         prob = np.ones(n) if close else np.zeros(n)
+        graph = None
     else:
-        raw, prob = hdbscan_labels(x, config, config.cluster_selection_method, space)
+        graph = knn_graph(x, config.n_neighbors, config.n_jobs)
+        raw, prob = hdbscan_labels(x, config, config.cluster_selection_method, space, graph)
     hdbscan_seconds = time.perf_counter() - clock
     part, medoid_distance = verify_clusters(x, raw, config, ordered)
+    merged: list[np.ndarray] = []
+    if graph is not None and config.merge_verified:
+        part, merged = merge_clusters(space, part, graph, config)
+        for members in merged:
+            medoid_distance[members] = space.spread(members)[0]
+        _, part = np.unique(part, return_inverse=True)
     sizes = np.bincount(part)
     _, first_row = np.unique(part, return_index=True)
     keys = ids[first_row]  # ids are sorted: a part's first row holds its smallest id
@@ -213,6 +228,7 @@ def cluster_identities(
         "verify": round(time.perf_counter() - clock - hdbscan_seconds, 3),
     }
     out.attrs["n_hdbscan_clusters"] = len(np.unique(raw[raw >= 0]))
+    out.attrs["n_merged_clusters"] = len(merged)
     return out
 
 

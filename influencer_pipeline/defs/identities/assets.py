@@ -100,6 +100,8 @@ def identity_clusters(
         faces[["video_id", "embedder", "embedder_version"]], on="video_id"
     )[IDENTITY_CLUSTERS.names]
     metadata = _cluster_metadata(out, faces, config)
+    metadata["hdbscan_clusters"] = int(clusters.attrs.get("n_hdbscan_clusters", 0))
+    metadata["clusters_made_by_merging"] = int(clusters.attrs.get("n_merged_clusters", 0))
     metadata["thresholds"] = dg.MetadataValue.json(
         {
             "embedder": calibration.embedder,
