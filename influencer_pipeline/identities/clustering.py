@@ -39,10 +39,10 @@ Steps of :func:`cluster_identities`:
    singletons.
 4. Merge (``identities.merging``, ``merge_verified``): verification only splits, and
    excess-of-mass selection can leave one person in two tight clusters (videos made from two
-   photos) further apart than the epsilon merge. The kNN graph's links between different
-   clusters are walked closest first, and two clusters merge when their union passes the same
-   identity rule; a merge is never looser than what verification accepts, and it cannot chain
-   (the union of A, B and C must pass as a whole).
+   photos) further apart than the epsilon merge. Two verified clusters that are each other's
+   nearest (shortest kNN-graph link) merge when their union passes the same identity rule; a
+   merge is never looser than what verification accepts, and mutual pairs are disjoint, so one
+   pass makes every merge and nothing chains.
 5. Keys: ``cluster_key`` is the smallest member ``video_id`` (deterministic, order-free);
    ``cluster_label`` numbers the multi-video clusters 0.. in ``cluster_key`` order and is -1
    for every singleton; ``hdbscan_label`` is the candidate label from step 2 (-1 = noise) and
