@@ -111,6 +111,27 @@ class DagsterServer:
                 return error["message"] + "".join(error.get("stack") or [])
         return None
 
+    def stop_sensors(self) -> dict[str, str]:
+        """Switch every sensor of this code location off, as its toggle in the UI does; return
+        each sensor's status afterwards."""
+        data = self.graphql(
+            """{ repositoriesOrError { ... on RepositoryConnection { nodes {
+                 location { name } sensors { id name } } } } }"""
+        )
+        nodes = data["repositoriesOrError"].get("nodes") or []
+        sensors = [s for n in nodes if n["location"]["name"] == self.location for s in n["sensors"]]
+        statuses = {}
+        for sensor in sensors:
+            result = self.graphql(
+                """mutation($id: String!) { stopSensor(id: $id) { __typename
+                     ... on StopSensorMutationResult { instigationState { status } }
+                     ... on PythonError { message } } }""",
+                {"id": sensor["id"]},
+            )["stopSensor"]
+            state = result.get("instigationState") or {}
+            statuses[sensor["name"]] = state.get("status") or str(result)
+        return statuses
+
     def wait_ready(self, timeout: float) -> None:
         """Wait until the webserver answers and the code location is loaded."""
         deadline = time.monotonic() + timeout

@@ -3,8 +3,9 @@
 One module-scoped server runs against ``workspace.yaml`` with a temporary ``DAGSTER_HOME`` (the
 instance yaml the CLI writes) and lake, on a two-video demo. The catalog is launched the way the
 launchpad does; one ``videos`` partition of the per-video assets is launched the way the asset
-graph's "Materialize" button does with one partition picked (see ``dagster_server``); then headless
-Chromium screenshots the global asset lineage page to ``test-output/ui_asset_graph.png``.
+graph's "Materialize" button does with one partition picked (see ``dagster_server``), with the
+sensors switched off as a user does before launching by hand; then headless Chromium screenshots
+the global asset lineage page to ``test-output/ui_asset_graph.png``.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSession]:
     env = {**os.environ, "DAGSTER_HOME": str(home), LAKE_ENV: str(lake), EMBEDDER_ENV: "dlib"}
     with dagster_dev(PROJECT_DIR, env, root / "dagster_dev.log", location=LOCATION) as server:
         session = UiSession(server, home, lake, demo.sheet.resolve())
+        # This module launches runs by hand; the sensors (on by default, tested with the daemon
+        # in test_ui_flow) would plan the catalog's other video in a run of their own.
+        stopped = server.stop_sensors()
+        assert stopped and set(stopped.values()) == {"STOPPED"}, stopped
         session.timings["server_ready_s"] = time.monotonic() - started
         yield session
     session.timings["total_s"] = time.monotonic() - started
