@@ -518,17 +518,21 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop(process: subprocess.Popen, grace: float = 20.0) -> None:
-    """Stop ``dagster dev`` the way Ctrl-C does, then SIGKILL whatever is left of its group."""
+def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop ``dagster dev`` the way Ctrl-C does, then end whatever is left of its group."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)  # dagster dev shuts its children down on SIGINT
         with suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace)
-    deadline = time.monotonic() + 10.0
+    # left behind: the code server (it stops only when its heartbeat times out, 45 s later) and
+    # a run process still exiting; the group id is the server's pid
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 3.0
     while _group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # the group id is the server's pid
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
 
 
