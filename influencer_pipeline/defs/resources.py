@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ EMBEDDER_ENV = "INFLUENCER_EMBEDDER"
 # Models are loaded once per process and shared by every run and step in it (the CLI runs many
 # runs in one process; a step worker loads them once).
 _MODEL_CACHE: dict[tuple[Any, ...], Any] = {}
+_MODEL_LOCK = threading.Lock()  # the threads of a step load a model once
 
 
 def default_embedder() -> str:
@@ -124,6 +126,11 @@ class FaceModels(dg.ConfigurableResource):
         "of the two applies; below 4 % a face cannot change a video's decision).",
     )
     batch_size: int = Field(default=16, description="Frames per detection batch.")
+    videos_in_flight: int = Field(
+        default=2,
+        description="Videos of a face step processed at once: one is detected while the faces "
+        "of another are being embedded (detection itself runs one video at a time).",
+    )
     embed_workers: int = Field(
         default=0,
         description="Processes computing dlib descriptors (dlib holds the GIL, so threads would "
@@ -166,13 +173,14 @@ class FaceModels(dg.ConfigurableResource):
         from influencer_pipeline.faces.detection import FaceDetector
 
         key = ("detector", self.min_face_size, self.min_face_rel_height, self.batch_size)
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = FaceDetector(
-                min_face_size=self.min_face_size,
-                min_rel_height=self.min_face_rel_height,
-                batch_size=self.batch_size,
-            )
-        return _MODEL_CACHE[key]
+        with _MODEL_LOCK:
+            if key not in _MODEL_CACHE:
+                _MODEL_CACHE[key] = FaceDetector(
+                    min_face_size=self.min_face_size,
+                    min_rel_height=self.min_face_rel_height,
+                    batch_size=self.batch_size,
+                )
+            return _MODEL_CACHE[key]
 
     @property
     def face_embedder(self) -> Any:
@@ -191,9 +199,10 @@ class FaceModels(dg.ConfigurableResource):
                 "allow_download": self.allow_download,
             }
         key = ("embedder", name, tuple(sorted(options.items())))
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = make_embedder(name, **options)
-        return _MODEL_CACHE[key]
+        with _MODEL_LOCK:
+            if key not in _MODEL_CACHE:
+                _MODEL_CACHE[key] = make_embedder(name, **options)
+            return _MODEL_CACHE[key]
 
 
 def loaded_models() -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from influencer_pipeline import lifetime
 from influencer_pipeline.faces.dlib_descriptor import Box, DlibDescriptor
+from influencer_pipeline.parallel import usable_cores
 
 MAX_WORKERS = 4  # more cores than this go to other steps and runs
 _WORKER: dict[str, DlibDescriptor] = {}  # in a worker process: its models
@@ -26,11 +27,7 @@ _WORKER: dict[str, DlibDescriptor] = {}  # in a worker process: its models
 
 def default_workers() -> int:
     """Worker processes for this machine: one per CPU core this process may use, at most 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, cores))
+    return max(1, min(MAX_WORKERS, usable_cores()))
 
 
 def can_start_workers() -> bool:

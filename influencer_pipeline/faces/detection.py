@@ -23,6 +23,7 @@ so the faces it still looks for are found as before: on the 707 frames of ``shar
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,6 +130,9 @@ class FaceDetector:
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.batch_size = int(batch_size)
+        # detect() sets the network's smallest face per frame size: one call at a time (threads
+        # of a step detect in turn, while the faces of another video are being embedded)
+        self._lock = threading.Lock()
         self._mtcnn = MTCNN(
             keep_all=True,
             min_face_size=self.min_face_size,
@@ -169,13 +173,15 @@ class FaceDetector:
         for index, image in enumerate(rgb):
             if min(image.shape[:2]) >= self.smallest_face(image.shape[0]):  # else MTCNN fails
                 by_size[image.shape[:2]].append(index)
-        for (height, width), indices in by_size.items():
-            self._mtcnn.min_face_size = self.smallest_face(height)
-            for start in range(0, len(indices), size):
-                chunk = indices[start : start + size]
-                batch = np.stack([rgb[i] for i in chunk])
-                for i, found in zip(chunk, self._detect_batch(batch, width, height), strict=True):
-                    results[i] = found
+        with self._lock:
+            for (height, width), indices in by_size.items():
+                self._mtcnn.min_face_size = self.smallest_face(height)
+                for start in range(0, len(indices), size):
+                    chunk = indices[start : start + size]
+                    batch = np.stack([rgb[i] for i in chunk])
+                    found = self._detect_batch(batch, width, height)
+                    for i, faces in zip(chunk, found, strict=True):
+                        results[i] = faces
         return results
 
     def _detect_batch(self, batch: np.ndarray, width: int, height: int) -> list[list[Detection]]:

@@ -24,6 +24,7 @@ two rows is ``sqrt(2 - 2 cos)``.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from importlib import metadata
@@ -99,6 +100,7 @@ class DlibEmbedder:
         self.padding = self._descriptor.padding
         self.workers = max(1, int(workers))
         self._pool: DescriptorPool | None = None
+        self._pool_lock = threading.Lock()  # the threads of a step share one pool
         self.version = f"dlib {dlib.__version__}; {DLIB_SHAPE_MODEL}; {DLIB_FACE_MODEL}"
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
@@ -113,16 +115,20 @@ class DlibEmbedder:
         """``embed`` of every (image, detections) item, in worker processes when there are some."""
         if self.workers < 2 or len(items) < 2 or not can_start_workers():
             return [self.embed(image, detections) for image, detections in items]
-        if self._pool is None:  # started on first use, kept for the life of the embedder
-            self._pool = DescriptorPool(
-                self.workers, str(self._descriptor.models_dir), self.padding
-            )
+        with self._pool_lock:
+            if self._pool is None:  # started on first use, kept for the life of the embedder
+                self._pool = DescriptorPool(
+                    self.workers, str(self._descriptor.models_dir), self.padding
+                )
+            pool = self._pool
         jobs = [_descriptor_job(image, detections) for image, detections in items]
         try:
-            raws = self._pool.describe_many(jobs)
+            raws = pool.describe_many(jobs)
         except BrokenProcessPool:  # a worker was killed (out of memory?): this call in process
-            self._pool.close()
-            self._pool = None
+            with self._pool_lock:
+                if self._pool is pool:
+                    pool.close()
+                    self._pool = None
             return [self.embed(image, detections) for image, detections in items]
         return [l2_normalize(raw) for raw in raws]  # (0 x 128 for an image without faces)
 

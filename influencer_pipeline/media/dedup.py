@@ -38,6 +38,7 @@ benchmarks/accuracy.py and the README.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +59,7 @@ from influencer_pipeline.media.reupload_match import (
     VideoPrint,
     compare_videos,
 )
+from influencer_pipeline.parallel import usable_cores
 
 __all__ = ["DedupConfig", "DedupInputError", "candidate_pairs", "find_duplicate_groups"]
 FILES_COLUMNS = ("video_id", "status", "sha256", "width", "height", "duration_s")
@@ -107,11 +109,21 @@ class _Verifier:
     def __call__(self, u: int, v: int) -> PairMatch:
         key = (min(u, v), max(u, v))
         if key not in self.cache:
-            a, b = self.prints[key[0]], self.prints[key[1]]
-            self.cache[key] = (
-                NO_MATCH if a is None or b is None else compare_videos(a, b, self.config.reupload)
-            )
+            self.cache[key] = self._compare(key)
         return self.cache[key]
+
+    def _compare(self, key: tuple[int, int]) -> PairMatch:
+        a, b = self.prints[key[0]], self.prints[key[1]]
+        return NO_MATCH if a is None or b is None else compare_videos(a, b, self.config.reupload)
+
+    def prefetch(self, pairs: list[tuple[int, int]], threads: int) -> None:
+        """Verify ``pairs`` (u < v) in ``threads`` threads: OpenCV's feature work releases the GIL,
+        and each video's features are computed once, by whichever thread needs them first."""
+        todo = [pair for pair in pairs if pair not in self.cache]
+        if threads < 2 or len(todo) < 2:
+            return
+        with ThreadPoolExecutor(min(threads, len(todo))) as pool:
+            self.cache.update(zip(todo, pool.map(self._compare, todo), strict=True))
 
     def evidence(self, u: int, canon: int) -> Evidence:
         """The verdict of unit u against its canonical unit, seen from u."""
@@ -219,11 +231,13 @@ def find_duplicate_groups(
     frames: pd.DataFrame,
     config: DedupConfig | None = None,
     images: ImageSource | None = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """One ``duplicate_groups`` row per video with status "ok" in ``files``; see module doc.
 
     ``images``: frame images by video (video_id -> {frame_index: JPEG}) when ``frames`` has no
     ``image`` column; without either, only same-framing re-uploads can be verified.
+    ``threads``: candidate pairs verified at once (None: one per usable core).
     """
     config = config or DedupConfig()
     require_columns(files, FILES_COLUMNS, "files")
@@ -258,7 +272,9 @@ def find_duplicate_groups(
         next((prints_by_video[v] for v in vids if v in prints_by_video), None) for vids in members
     ]
     verify = _Verifier(prints, config)
-    edges = [(u, v) for u, v in sorted(_candidates(prints, config)) if verify(u, v).is_duplicate]
+    pairs = sorted(_candidates(prints, config))
+    verify.prefetch(pairs, usable_cores() if threads is None else threads)
+    edges = [(u, v) for u, v in pairs if verify(u, v).is_duplicate]
 
     def best_video(u: int) -> str:
         return min(members[u], key=rank_key.__getitem__)

@@ -109,12 +109,14 @@ def _feature_source(images: _Images, config: MatchConfig) -> Callable[[], list[F
         greys = images.load()
         shaped = [g for g in greys if g is not None]
         box = content_box(shaped) if shaped else None
-        return [
+        features = [
             frame_features(g, box, config)
             if g is not None and g.shape == shaped[0].shape
             else NO_FEATURES
             for g in greys
         ]
+        images.greys = None  # the features keep what matching needs; the frames can go
+        return features
 
     return compute
 

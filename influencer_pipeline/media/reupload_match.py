@@ -34,6 +34,7 @@ features. Measured on shared/real_ads: the 7 labelled groups match at 88-100 % o
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,15 +86,18 @@ class VideoPrint:
     features: FeatureSource | None = None
     _cache: list[FrameFeatures] | None = field(default=None, repr=False)
     _loaded: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.times)
 
     def frame_features(self) -> list[FrameFeatures] | None:
-        """Local features of every frame (computed once), or None when there are no images."""
-        if not self._loaded:
-            self._cache = self.features() if self.features is not None else None
-            self._loaded = True
+        """Local features of every frame (computed once, whichever thread asks first), or None
+        when there are no images."""
+        with self._lock:
+            if not self._loaded:
+                self._cache = self.features() if self.features is not None else None
+                self._loaded = True
         return self._cache
 
     @property

@@ -240,3 +240,33 @@ def test_face_rows_are_the_same_with_descriptor_workers(
     for a, b in zip(alone["embedding"], pooled["embedding"], strict=True):
         assert (a is None and b is None) or np.array_equal(a, b)
     pd.testing.assert_frame_equal(alone.drop(columns="embedding"), pooled.drop(columns="embedding"))
+
+
+def test_videos_in_flight_together_get_the_rows_of_one_at_a_time(shared_dir: Path) -> None:
+    # what FaceModels.videos_in_flight does: several videos' face rows at once from one detector
+    # and one descriptor pool, with frames of other heights (the detector's pyramid per height)
+    from influencer_pipeline.faces.embedders import DlibEmbedder
+    from influencer_pipeline.parallel import map_isolated
+
+    names = ["joe_biden/2.jpg", "barack_obama/1.jpg", "kit_harington/1.jpg", "rose_leslie/1.jpg"]
+    videos = {
+        f"vid{k}": _frames_table(
+            [_photo(shared_dir, name, side) for side in (640, 420, 300)], ["body"] * 3, [False] * 3
+        )
+        for k, name in enumerate(names)
+    }
+    detector, embedder = FaceDetector(), DlibEmbedder(workers=2)
+
+    def rows(key: str) -> pd.DataFrame:
+        return face_rows(key, videos[key], detector, embedder)
+
+    def fail(key: str, exc: BaseException) -> pd.DataFrame:
+        raise exc
+
+    alone = map_isolated(rows, list(videos), fail, max_workers=1)
+    together = map_isolated(rows, list(videos), fail, max_workers=len(videos))
+    assert sum(len(t) for t in alone) >= 8
+    for a, b in zip(alone, together, strict=True):
+        pd.testing.assert_frame_equal(a.drop(columns="embedding"), b.drop(columns="embedding"))
+        for x, y in zip(a["embedding"], b["embedding"], strict=True):
+            assert (x is None and y is None) or np.array_equal(x, y)

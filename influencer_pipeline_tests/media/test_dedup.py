@@ -139,6 +139,16 @@ def test_reupload_variants_group_with_their_original(ads: dict[str, Path]) -> No
     assert other["group_id"] == "w0_other_ad" and other["group_size"] == 1
 
 
+def test_pairs_verified_in_threads_give_the_groups_of_one_thread(ads: dict[str, Path]) -> None:
+    files, frames = _tables(ads)
+    alone = find_duplicate_groups(files, frames, threads=1)
+    threaded = find_duplicate_groups(files, frames, threads=4)
+    pd.testing.assert_frame_equal(threaded, alone)
+    group = _group_of(threaded)
+    assert {group[v] for v in ads if v.startswith("v")} == {"v0_original"}
+    assert group["w0_other_ad"] == "w0_other_ad"
+
+
 def test_same_background_and_outro_card_do_not_merge(ads: dict[str, Path]) -> None:
     files, frames = _tables({k: ads[k] for k in ("v0_original", "w0_other_ad")})
     outro = frames[frames["role"] == "outro"].groupby("video_id")["phash"].apply(set)

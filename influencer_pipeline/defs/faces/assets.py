@@ -71,7 +71,14 @@ def face_embeddings(
         return faces
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
-    df = process_videos(context, keys, detect, FACE_EMBEDDINGS, label="faces detected")
+    df = process_videos(
+        context,
+        keys,
+        detect,
+        FACE_EMBEDDINGS,
+        label="faces detected",
+        max_workers=face_models.videos_in_flight,
+    )
     flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
     yield dg.Output(
         df,
