@@ -120,6 +120,23 @@ def _shifted(values: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return padded[max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
 
 
+class _Shifts:
+    """``_shifted(values, dy, dx)`` for every |dy| <= reach_y, |dx| <= reach_x, cut from one
+    edge-padded copy instead of padding for each shift (the same values, and the same memory
+    layout as ``_shifted`` gives, so sums over them round the same way)."""
+
+    def __init__(self, values: np.ndarray, reach_y: int, reach_x: int) -> None:
+        pad = [(reach_y, reach_y), (reach_x, reach_x)] + [(0, 0)] * (values.ndim - 2)
+        self.padded = np.pad(values, pad, mode="edge")
+        self.shape = values.shape[:2]
+        self.reach = (reach_y, reach_x)
+
+    def __call__(self, dy: int, dx: int) -> np.ndarray:
+        y, x = self.reach[0] - dy, self.reach[1] - dx
+        window = self.padded[y : y + self.shape[0], x : x + self.shape[1]]
+        return np.ascontiguousarray(window) if dx == 0 else window
+
+
 def _cells(values: np.ndarray, cell: int) -> np.ndarray:
     """Cell means of a (h, w, ...) array (the ragged last row/column is dropped)."""
     h, w = values.shape[0] // cell * cell, values.shape[1] // cell * cell
@@ -130,9 +147,10 @@ def _cells(values: np.ndarray, cell: int) -> np.ndarray:
 
 def _unexplained(a: np.ndarray, b: np.ndarray, slack: int) -> np.ndarray:
     """Per pixel of a: the smallest |a - b| over b shifted by up to ``slack`` pixels."""
+    shifted = _Shifts(b, slack, slack)
     return np.min(
         [
-            np.abs(a - _shifted(b, dy, dx))
+            np.abs(a - shifted(dy, dx))
             for dy in range(-slack, slack + 1)
             for dx in range(-slack, slack + 1)
         ],
@@ -155,9 +173,10 @@ def compare_cards(a: CardPatch, b: CardPatch, config: VerifyConfig | None = None
     grey_b, lab_b = _fitted(b, a.grey.shape)
     centre_a = a.grey - a.grey.mean()
     best, best_score = (0, 0), -np.inf
+    shifted = _Shifts(grey_b, config.max_shift_y, config.max_shift)
     for dy in range(-config.max_shift_y, config.max_shift_y + 1):
         for dx in range(-config.max_shift, config.max_shift + 1):
-            moved = _shifted(grey_b, dy, dx)
+            moved = shifted(dy, dx)
             score = float((centre_a * (moved - moved.mean())).sum())
             if score > best_score:
                 best, best_score = (dy, dx), score
