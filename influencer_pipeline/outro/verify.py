@@ -112,18 +112,10 @@ def _fitted(patch: CardPatch, shape: tuple[int, int]) -> tuple[np.ndarray, np.nd
     return np.pad(grey, pad, mode="edge"), np.pad(lab, (*pad, (0, 0)), mode="edge")
 
 
-def _shifted(values: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``values`` moved by (dy, dx) with edge padding (same shape)."""
-    pad = [(max(dy, 0), max(-dy, 0)), (max(dx, 0), max(-dx, 0))] + [(0, 0)] * (values.ndim - 2)
-    padded = np.pad(values, pad, mode="edge")
-    h, w = values.shape[:2]
-    return padded[max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
-
-
 class _Shifts:
-    """``_shifted(values, dy, dx)`` for every |dy| <= reach_y, |dx| <= reach_x, cut from one
-    edge-padded copy instead of padding for each shift (the same values, and the same memory
-    layout as ``_shifted`` gives, so sums over them round the same way)."""
+    """``values`` moved by any (dy, dx) with |dy| <= reach_y, |dx| <= reach_x, edge-padded, each
+    cut from one padded copy; contiguous when dx is 0, a view otherwise (as a slice of a padded
+    copy per shift was, so sums over them round the same way)."""
 
     def __init__(self, values: np.ndarray, reach_y: int, reach_x: int) -> None:
         pad = [(reach_y, reach_y), (reach_x, reach_x)] + [(0, 0)] * (values.ndim - 2)
@@ -135,6 +127,11 @@ class _Shifts:
         y, x = self.reach[0] - dy, self.reach[1] - dx
         window = self.padded[y : y + self.shape[0], x : x + self.shape[1]]
         return np.ascontiguousarray(window) if dx == 0 else window
+
+
+def _shifted(values: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``values`` moved by (dy, dx) with edge padding (same shape)."""
+    return _Shifts(values, abs(dy), abs(dx))(dy, dx)
 
 
 def _cells(values: np.ndarray, cell: int) -> np.ndarray:
