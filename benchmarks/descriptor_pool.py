@@ -1,11 +1,13 @@
-"""dlib descriptors in one process against worker processes, on the faces of demo videos.
+"""dlib descriptors: dlib in one process, in worker processes, and dlib's ResNet in PyTorch.
 
     .venv/bin/python benchmarks/descriptor_pool.py DEMO [--videos 6] [--workers 2]
 
 Decodes every 12th frame of the first ``--videos`` videos of ``DEMO/videos`` (640 px long side),
-detects their faces with the project's MTCNN, then embeds them with ``DlibEmbedder`` in this
-process and with ``--workers`` worker processes (``faces.descriptor_pool``; the pool is started
-before timing) and prints the wall seconds of each and whether the vectors are identical.
+detects their faces with the project's MTCNN, then embeds them with ``DlibEmbedder``: dlib's own
+descriptor in this process and in ``--workers`` worker processes (``faces.descriptor_pool``; the
+pool is started before timing), and the default runtime, the same network in PyTorch
+(``faces.dlib_resnet``). Prints the wall seconds of each, whether the pooled vectors are
+identical and the largest difference of the PyTorch vectors.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import av
 import numpy as np
 
 from influencer_pipeline.faces.detection import FaceDetector
-from influencer_pipeline.faces.embedders import DlibEmbedder, embed_images
+from influencer_pipeline.faces.embedders import DLIB_RUNTIME, DlibEmbedder, embed_images
 
 FRAME_STEP = 12
 
@@ -46,7 +48,8 @@ def main() -> None:
         images = frames(path)
         items += [(i, d) for i, d in zip(images, detector.detect(images), strict=True) if d]
     faces = sum(len(d) for _, d in items)
-    alone, pooled = DlibEmbedder(), DlibEmbedder(workers=args.workers)
+    alone = DlibEmbedder(runtime=DLIB_RUNTIME)
+    pooled = DlibEmbedder(workers=args.workers, runtime=DLIB_RUNTIME)
     embed_images(pooled, items[:2])  # start the workers
     started = time.perf_counter()
     expected = embed_images(alone, items)
@@ -55,8 +58,16 @@ def main() -> None:
     got = embed_images(pooled, items)
     many = time.perf_counter() - started
     same = all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
+    ported = DlibEmbedder()
+    embed_images(ported, items[:2])
+    started = time.perf_counter()
+    batched = embed_images(ported, items)
+    torch_s = time.perf_counter() - started
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(expected, batched, strict=True))
     print(f"{faces} faces in {len(items)} frames of {args.videos} videos")
-    print(f"one process: {one:.2f} s; {args.workers} workers: {many:.2f} s; identical: {same}")
+    print(f"dlib, one process: {one:.2f} s; {args.workers} workers: {many:.2f} s")
+    print(f"pooled vectors identical: {same}")
+    print(f"dlib's ResNet in PyTorch: {torch_s:.2f} s; largest difference {gap:.1e}")
 
 
 if __name__ == "__main__":

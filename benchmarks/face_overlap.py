@@ -4,7 +4,7 @@
 
 Reads ``LAKE/video_frames/*.parquet`` (the first ``--videos`` partitions), then runs what the
 ``face_embeddings`` step runs for each video (``records.face_rows``: MTCNN, quality, embed plan,
-dlib descriptors in the default worker pool) over those videos with ``--in-flight`` videos at a
+dlib's ResNet in PyTorch) over those videos with ``--in-flight`` videos at a
 time (``parallel.map_isolated``, as ``FaceModels.videos_in_flight`` does). The models and the
 pool are started before timing. Prints wall seconds per video for each setting and whether the
 face tables equal the one-at-a-time tables.
@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from influencer_pipeline.faces.descriptor_pool import default_workers
 from influencer_pipeline.faces.detection import FaceDetector
 from influencer_pipeline.faces.embedders import DlibEmbedder
 from influencer_pipeline.faces.records import face_rows
@@ -41,7 +40,7 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}")
     paths = sorted((args.lake / "video_frames").glob("*.parquet"))[: args.videos]
     frames = {p.stem: pd.read_parquet(p) for p in paths}
-    detector, embedder = FaceDetector(batch_size=BATCH), DlibEmbedder(workers=default_workers())
+    detector, embedder = FaceDetector(batch_size=BATCH), DlibEmbedder()
     first = next(iter(frames))
     face_rows(first, frames[first], detector, embedder, BATCH)  # load, start the pool
 
@@ -70,7 +69,7 @@ def main() -> None:
         faces = sum(len(t) for t in tables)
         print(
             f"{in_flight} in flight: {seconds / len(frames):.3f} s/video "
-            f"({len(frames)} videos, {faces} faces, {embedder.workers} descriptor workers); "
+            f"({len(frames)} videos, {faces} faces, dlib runtime {embedder.runtime}); "
             f"same tables as the first setting: {same}"
         )
 

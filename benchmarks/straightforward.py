@@ -9,7 +9,9 @@ Per video (``straightforward_video``):
 - MTCNN (facenet-pytorch, through the project's ``FaceDetector``) at facenet-pytorch's smallest
   face, 20 px, with no floor relative to the frame height, on those frames, one batch per video;
 - EVERY detected face embedded with the embedder the pipeline used (the project's
-  ``make_embedder``: dlib descriptor or FaceNet), no quality gate, no skipping;
+  ``make_embedder``: dlib descriptor or FaceNet), no quality gate, no skipping; dlib's
+  descriptor as the dlib wheel computes it (``runtime="dlib"``: what a script calling dlib or
+  ``face_recognition`` gets), not the pipeline's PyTorch port of it (``--dlib-runtime torch``);
 - the dominant face the simple way: the video's faces grouped by average linkage at the
   embedder's within-video distance (``faces.calibration``: dlib 0.42); the group seen in the
   most frames wins when it is in at least 2 frames and 10 % of them (the floors of the
@@ -183,14 +185,15 @@ def sheet_videos(sheet: Path) -> list[tuple[str, str, Path]]:
     return [(f"s{i:05d}", url, Path(url.removeprefix("file://"))) for i, url in enumerate(urls)]
 
 
-def run(sheet: Path, out: Path, embedder_name: str) -> None:
+def run(sheet: Path, out: Path, embedder_name: str, dlib_runtime: str = "dlib") -> None:
     """The whole script: every video of ``sheet``, then clustering; results into ``out``."""
     from influencer_pipeline.faces.calibration import calibration_for
     from influencer_pipeline.faces.detection import FaceDetector
     from influencer_pipeline.faces.embedders import make_embedder
 
     started = time.perf_counter()
-    detector, embedder = FaceDetector(min_rel_height=0.0), make_embedder(embedder_name)
+    options = {"runtime": dlib_runtime} if embedder_name == "dlib" else {}
+    detector, embedder = FaceDetector(min_rel_height=0.0), make_embedder(embedder_name, **options)
     distance = calibration_for(embedder.name).track_distance
     setup_s = time.perf_counter() - started
     videos = [
@@ -226,5 +229,6 @@ if __name__ == "__main__":
     parser.add_argument("--sheet", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--embedder", default="dlib", choices=["dlib", "facenet"])
+    parser.add_argument("--dlib-runtime", default="dlib", choices=["dlib", "torch"])
     args = parser.parse_args()
-    run(args.sheet, args.out, args.embedder)
+    run(args.sheet, args.out, args.embedder, args.dlib_runtime)

@@ -128,13 +128,19 @@ class FaceModels(dg.ConfigurableResource):
     batch_size: int = Field(default=16, description="Frames per detection batch.")
     videos_in_flight: int = Field(
         default=2,
-        description="Videos of a face step processed at once: one is detected while the faces "
-        "of another are being embedded (detection itself runs one video at a time).",
+        description="Videos of a face step processed at once, in threads (PyTorch and OpenCV "
+        "release the GIL): on 2 cores 2 in flight took 0.54 s/video against 0.89 for one.",
+    )
+    dlib_runtime: str = Field(
+        default="torch",
+        description="Where dlib's ResNet runs: 'torch' (PyTorch with dlib's weights, batched; "
+        "the same vectors, ~15x faster than dlib's BLAS-less wheel) or 'dlib' (dlib itself).",
     )
     embed_workers: int = Field(
         default=0,
-        description="Processes computing dlib descriptors (dlib holds the GIL, so threads would "
-        "not help); 0: one per CPU core, at most 4; 1: in the step's own process.",
+        description="With dlib_runtime 'dlib': processes computing dlib descriptors (dlib holds "
+        "the GIL, so threads would not help); 0: one per CPU core, at most 4; 1: in the step's "
+        "own process.",
     )
 
     _choice: Any = PrivateAttr(default=None)
@@ -192,7 +198,9 @@ class FaceModels(dg.ConfigurableResource):
         if name == "dlib":
             from influencer_pipeline.faces.descriptor_pool import default_workers
 
-            options = {"workers": self.embed_workers or default_workers()}
+            options = {"runtime": self.dlib_runtime}
+            if self.dlib_runtime == "dlib":
+                options["workers"] = self.embed_workers or default_workers()
         elif name == "facenet":
             options = {
                 "weights_path": self.facenet_weights or None,

@@ -23,7 +23,6 @@ so the faces it still looks for are found as before: on the 707 frames of ``shar
 from __future__ import annotations
 
 import math
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from importlib import metadata
 import numpy as np
 import torch
 from facenet_pytorch import MTCNN
+from facenet_pytorch.models.utils.detect_face import detect_face
 from PIL import Image
 
 from influencer_pipeline.errors import InputError
@@ -130,9 +130,6 @@ class FaceDetector:
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.batch_size = int(batch_size)
-        # detect() sets the network's smallest face per frame size: one call at a time (threads
-        # of a step detect in turn, while the faces of another video are being embedded)
-        self._lock = threading.Lock()
         self._mtcnn = MTCNN(
             keep_all=True,
             min_face_size=self.min_face_size,
@@ -173,27 +170,35 @@ class FaceDetector:
         for index, image in enumerate(rgb):
             if min(image.shape[:2]) >= self.smallest_face(image.shape[0]):  # else MTCNN fails
                 by_size[image.shape[:2]].append(index)
-        with self._lock:
-            for (height, width), indices in by_size.items():
-                self._mtcnn.min_face_size = self.smallest_face(height)
-                for start in range(0, len(indices), size):
-                    chunk = indices[start : start + size]
-                    batch = np.stack([rgb[i] for i in chunk])
-                    found = self._detect_batch(batch, width, height)
-                    for i, faces in zip(chunk, found, strict=True):
-                        results[i] = faces
+        for (height, width), indices in by_size.items():
+            smallest = self.smallest_face(height)
+            for start in range(0, len(indices), size):
+                chunk = indices[start : start + size]
+                batch = np.stack([rgb[i] for i in chunk])
+                found = self._detect_batch(batch, width, height, smallest)
+                for i, faces in zip(chunk, found, strict=True):
+                    results[i] = faces
         return results
 
-    def _detect_batch(self, batch: np.ndarray, width: int, height: int) -> list[list[Detection]]:
+    def _detect_batch(
+        self, batch: np.ndarray, width: int, height: int, smallest: float
+    ) -> list[list[Detection]]:
+        # facenet-pytorch's detect_face (what MTCNN.detect calls) with this frame size's smallest
+        # face passed in, not set on the shared model: threads may detect at the same time
+        mtcnn = self._mtcnn
         with torch.inference_mode():
-            boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
+            boxes, points = detect_face(
+                batch, smallest, mtcnn.pnet, mtcnn.rnet, mtcnn.onet,
+                list(self.thresholds), self.factor, mtcnn.device,
+            )  # fmt: skip
         out: list[list[Detection]] = []
-        for image_boxes, image_probs, image_points in zip(boxes, probs, points, strict=True):
-            if image_boxes is None:
+        for image_boxes, image_points in zip(boxes, points, strict=True):
+            found_boxes = np.asarray(image_boxes, dtype=np.float64)
+            if found_boxes.size == 0:
                 out.append([])
                 continue
-            box_array = np.asarray(image_boxes, dtype=np.float64).reshape(-1, 4)
-            prob_array = np.asarray(image_probs, dtype=np.float64).reshape(-1)
+            box_array = found_boxes.reshape(-1, 5)[:, :4]
+            prob_array = found_boxes.reshape(-1, 5)[:, 4]
             point_array = np.asarray(image_points, dtype=np.float32).reshape(-1, 5, 2)
             found = []
             for box, prob, landmarks in zip(box_array, prob_array, point_array, strict=True):

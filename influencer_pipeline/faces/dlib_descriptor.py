@@ -1,7 +1,9 @@
 """dlib's face descriptor on RGB arrays: 5-point alignment seeded by a box, then the 128-d ResNet.
 
 Imports dlib and numpy only (no torch), so the worker processes of ``faces.descriptor_pool``
-start light. ``faces.embedders.DlibEmbedder`` wraps it behind the embedder interface.
+start light. ``chips`` gives the aligned 150 x 150 crops dlib's descriptor reads, for the same
+network run in PyTorch (``faces.dlib_resnet``). ``faces.embedders.DlibEmbedder`` wraps both
+behind the embedder interface.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from influencer_pipeline.faces.weights import EmbedderUnavailable
 DLIB_SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 DLIB_FACE_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 DESCRIPTOR_DIM = 128
+CHIP_SIZE = 150  # the descriptor's input: aligned chips of 150 x 150 pixels
 Box = tuple[float, float, float, float]
 
 
@@ -43,7 +46,7 @@ def dlib_rectangle(box: Box) -> dlib.rectangle:
 
 
 class DlibDescriptor:
-    """dlib's shape predictor and ResNet descriptor, loaded once."""
+    """dlib's shape predictor (loaded once) and ResNet descriptor (loaded on first use)."""
 
     def __init__(self, models_dir: str | Path | None = None, padding: float = 0.25) -> None:
         folder = Path(models_dir) if models_dir is not None else dlib_models_dir()
@@ -55,17 +58,32 @@ class DlibDescriptor:
                     f"dlib model file {file} is missing; reinstall face-recognition-models==0.3.0",
                 )
         self.models_dir = folder
+        self.model_file = face_file
         self.padding = float(padding)
         self._shape_predictor = dlib.shape_predictor(str(shape_file))
-        self._descriptor = dlib.face_recognition_model_v1(str(face_file))
+        self._descriptor: dlib.face_recognition_model_v1 | None = None
+
+    def _shapes(self, rgb: np.ndarray, boxes: Sequence[Box]) -> dlib.full_object_detections:
+        shapes = dlib.full_object_detections()
+        for box in boxes:
+            shapes.append(self._shape_predictor(rgb, dlib_rectangle(box)))
+        return shapes
 
     def describe(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """Raw (not normalised) descriptors of the faces at ``boxes`` of a contiguous H x W x 3
         uint8 RGB image: one float64 row of 128 per box."""
         if not boxes:
             return np.zeros((0, DESCRIPTOR_DIM))
-        shapes = dlib.full_object_detections()
-        for box in boxes:
-            shapes.append(self._shape_predictor(rgb, dlib_rectangle(box)))
+        if self._descriptor is None:
+            self._descriptor = dlib.face_recognition_model_v1(str(self.model_file))
+        shapes = self._shapes(rgb, boxes)
         rows = self._descriptor.compute_face_descriptor(rgb, shapes, 0, self.padding)
         return np.array([np.asarray(row) for row in rows])
+
+    def chips(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """The aligned chips ``describe`` embeds (dlib's 5-point alignment with this padding):
+        len(boxes) x 150 x 150 x 3 uint8."""
+        if not boxes:
+            return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
+        chips = dlib.get_face_chips(rgb, self._shapes(rgb, boxes), CHIP_SIZE, self.padding)
+        return np.stack([np.asarray(chip, dtype=np.uint8) for chip in chips])

@@ -6,14 +6,15 @@ two rows is ``sqrt(2 - 2 cos)``.
 
 - ``DlibEmbedder`` (128-d, works offline): dlib's 5-point shape predictor aligns each face, seeded
   with the MTCNN box as a ``dlib.rectangle``; the ResNet descriptor of ``face_recognition_models``
-  embeds the aligned chip. dlib's raw descriptors are not unit vectors (norm 1.24-1.61, median
-  1.43 on the shared photos), so dlib's rule "same person below 0.6" becomes about 0.42 after
-  normalisation (``DLIB_SAME_PERSON_DISTANCE``). Measured on ``shared/faces`` (595 faces, 146
-  people, 2,279 same-person and 174,436 different-person pairs, faces downscaled to <= 640 px):
-  same-person distance median 0.34 (p95 0.47), different-person median 0.57 (p1 0.435); below
-  0.42: 87.5 % of same-person pairs and 0.47 % of different-person pairs (raw < 0.6: 88.1 % and
-  0.45 %); below 0.45: 92.4 % and 2.0 %; ROC AUC 0.984. Seeding the shape predictor with the raw
-  MTCNN box beats a tighter, lower "dlib-like" box (AUC 0.938).
+  embeds the aligned chip, by default run in PyTorch from dlib's own weights (``faces.dlib_resnet``:
+  the same vectors, ~15 times faster than dlib's BLAS-less wheel). dlib's raw descriptors are not
+  unit vectors (norm 1.24-1.61, median 1.43 on the shared photos), so dlib's rule "same person below
+  0.6" becomes about 0.42 after normalisation (``DLIB_SAME_PERSON_DISTANCE``). Measured on
+  ``shared/faces`` (595 faces, 146 people, 2,279 same-person and 174,436 different-person pairs,
+  faces downscaled to <= 640 px): same-person distance median 0.34 (p95 0.47), different-person
+  median 0.57 (p1 0.435); below 0.42: 87.5 % of same-person pairs and 0.47 % of different-person
+  pairs (raw < 0.6: 88.1 % and 0.45 %); below 0.45: 92.4 % and 2.0 %; ROC AUC 0.984. Seeding the
+  shape predictor with the raw MTCNN box beats a tighter, lower "dlib-like" box (AUC 0.938).
 - ``FacenetEmbedder`` (512-d): facenet-pytorch's ``InceptionResnetV1`` with the VGGFace2 weights
   loaded from a local file; faces are cropped to 160 x 160 with facenet-pytorch's
   ``extract_face`` and ``fixed_image_standardization`` (its standard pipeline). The weights cannot
@@ -49,6 +50,7 @@ from influencer_pipeline.faces.dlib_descriptor import (
     Box,
     DlibDescriptor,
 )
+from influencer_pipeline.faces.dlib_resnet import DlibResNet
 from influencer_pipeline.faces.weights import (
     FACENET_WEIGHTS_ENV,
     FACENET_WEIGHTS_URL,
@@ -83,21 +85,38 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return (array / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+TORCH_RUNTIME, DLIB_RUNTIME = "torch", "dlib"
+
+
 class DlibEmbedder:
     """dlib's 128-d ResNet face descriptor, aligned by its 5-point shape predictor.
 
-    ``workers`` > 1: ``embed_many`` spreads the images over that many processes
-    (``faces.descriptor_pool``); the vectors are the same.
+    ``runtime="torch"`` (default): the network runs in PyTorch (``faces.dlib_resnet``), all faces
+    of an ``embed_many`` call in batches. ``runtime="dlib"``: dlib's own descriptor; there
+    ``workers`` > 1 spreads the images over that many processes (``faces.descriptor_pool``).
+    Either way the vectors are the same (to 1e-6), so the version names the model, not the
+    runtime, and a lake may hold both.
     """
 
     name = "dlib"
     dim = DESCRIPTOR_DIM
 
     def __init__(
-        self, *, models_dir: str | Path | None = None, padding: float = 0.25, workers: int = 1
+        self,
+        *,
+        models_dir: str | Path | None = None,
+        padding: float = 0.25,
+        workers: int = 1,
+        runtime: str = TORCH_RUNTIME,
     ) -> None:
+        if runtime not in (TORCH_RUNTIME, DLIB_RUNTIME):
+            raise ValueError(f"runtime must be 'torch' or 'dlib', got {runtime!r}")
         self._descriptor = DlibDescriptor(models_dir, padding)
         self.padding = self._descriptor.padding
+        self.runtime = runtime
+        self._network = (
+            DlibResNet.from_file(self._descriptor.model_file) if runtime == TORCH_RUNTIME else None
+        )
         self.workers = max(1, int(workers))
         self._pool: DescriptorPool | None = None
         self._pool_lock = threading.Lock()  # the threads of a step share one pool
@@ -107,12 +126,25 @@ class DlibEmbedder:
         """Embed every detection of ``image``; one L2-normalised 128-d float32 row each."""
         if not detections:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._network is not None:
+            return self.embed_many([(image, detections)])[0]
         return l2_normalize(self._descriptor.describe(*_descriptor_job(image, detections)))
 
     def embed_many(
         self, items: Sequence[tuple[np.ndarray, Sequence[Detection]]]
     ) -> list[np.ndarray]:
-        """``embed`` of every (image, detections) item, in worker processes when there are some."""
+        """``embed`` of every (image, detections) item: in batches (torch runtime), or in worker
+        processes when there are some (dlib runtime)."""
+        if self._network is not None:
+            if not items:
+                return []
+            chips = [self._descriptor.chips(*_descriptor_job(i, d)) for i, d in items]
+            raw = self._network.describe(np.concatenate(chips))
+            ends = np.cumsum([len(c) for c in chips])
+            return [
+                l2_normalize(part) if len(part) else np.zeros((0, self.dim), np.float32)
+                for part in np.split(raw, ends[:-1])
+            ]
         if self.workers < 2 or len(items) < 2 or not can_start_workers():
             return [self.embed(image, detections) for image, detections in items]
         with self._pool_lock:

@@ -1,4 +1,5 @@
-"""dlib descriptors in worker processes: the same vectors as in one process, and no orphans."""
+"""dlib's own descriptor in worker processes (``runtime="dlib"``): the same vectors as in one
+process, and no orphans."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 from influencer_pipeline import lifetime
 from influencer_pipeline.faces.descriptor_pool import default_workers
 from influencer_pipeline.faces.detection import Detection
-from influencer_pipeline.faces.embedders import DlibEmbedder, embed_images
+from influencer_pipeline.faces.embedders import DLIB_RUNTIME, DlibEmbedder, embed_images
 
 GONE_WITHIN_S = 10.0
 
@@ -34,10 +35,14 @@ def _items(count: int) -> list[tuple[np.ndarray, list[Detection]]]:
     return items
 
 
+def _native() -> DlibEmbedder:
+    return DlibEmbedder(runtime=DLIB_RUNTIME)
+
+
 def test_workers_give_the_vectors_of_one_process() -> None:
     items = _items(5)
-    alone = DlibEmbedder()
-    pooled = DlibEmbedder(workers=2)
+    alone = DlibEmbedder(runtime=DLIB_RUNTIME)
+    pooled = DlibEmbedder(workers=2, runtime=DLIB_RUNTIME)
     expected = [alone.embed(image, detections) for image, detections in items]
     got = embed_images(pooled, items)
     assert [v.shape for v in got] == [(1, 128), (2, 128), (1, 128), (2, 128), (1, 128), (0, 128)]
@@ -93,7 +98,7 @@ def test_workers_end_when_their_parent_is_killed() -> None:
 def test_a_pool_started_in_a_thread_outlives_the_thread(monkeypatch) -> None:
     """Steps run videos in short-lived threads; the workers a thread started must stay."""
     monkeypatch.setenv(lifetime.PARENT_ENV, str(os.getpid()))  # as the CLI marks itself
-    pooled = DlibEmbedder(workers=2)
+    pooled = DlibEmbedder(workers=2, runtime=DLIB_RUNTIME)
     items = _items(4)
     starter = threading.Thread(target=embed_images, args=(pooled, items))
     starter.start()
@@ -103,7 +108,7 @@ def test_a_pool_started_in_a_thread_outlives_the_thread(monkeypatch) -> None:
     workers = list(pool._executor._processes)
     time.sleep(2.0)
     assert all(_alive(p) for p in workers)
-    expected = [DlibEmbedder().embed(image, detections) for image, detections in items]
+    expected = [_native().embed(image, detections) for image, detections in items]
     got = embed_images(pooled, items)
     assert pooled._pool is pool and all(
         np.array_equal(a, b) for a, b in zip(expected, got, strict=True)
@@ -112,7 +117,7 @@ def test_a_pool_started_in_a_thread_outlives_the_thread(monkeypatch) -> None:
 
 
 def _embed_in(queue) -> None:  # runs in a daemonic child (spawned: must be importable)
-    embedder = DlibEmbedder(workers=2)
+    embedder = DlibEmbedder(workers=2, runtime=DLIB_RUNTIME)
     vectors = embed_images(embedder, _items(3))
     queue.put((vectors, embedder._pool is None))
 
@@ -125,6 +130,6 @@ def test_a_daemonic_process_embeds_in_process() -> None:
     child.start()
     vectors, no_pool = queue.get(timeout=120)
     child.join(timeout=30)
-    expected = [DlibEmbedder().embed(image, detections) for image, detections in _items(3)]
+    expected = [_native().embed(image, detections) for image, detections in _items(3)]
     assert no_pool
     assert all(np.array_equal(a, b) for a, b in zip(expected, vectors, strict=True))

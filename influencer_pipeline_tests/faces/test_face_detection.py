@@ -228,12 +228,12 @@ def test_face_rows_end_to_end_with_mtcnn_and_dlib(detector: FaceDetector, shared
 def test_face_rows_are_the_same_with_descriptor_workers(
     detector: FaceDetector, shared_dir: Path
 ) -> None:
-    from influencer_pipeline.faces.embedders import DlibEmbedder
+    from influencer_pipeline.faces.embedders import DLIB_RUNTIME, DlibEmbedder
 
     images = [_photo(shared_dir, rel) for rel in ("joe_biden/2.jpg", "barack_obama/1.jpg")]
     frames = _frames_table(images, ["body", "body"], [False, False])
-    alone = face_rows("vid1", frames, detector, DlibEmbedder())
-    pooled_embedder = DlibEmbedder(workers=2)
+    alone = face_rows("vid1", frames, detector, DlibEmbedder(runtime=DLIB_RUNTIME))
+    pooled_embedder = DlibEmbedder(workers=2, runtime=DLIB_RUNTIME)
     pooled = face_rows("vid1", frames, detector, pooled_embedder)
     assert pooled_embedder._pool is not None  # two frames with faces: the workers embedded them
     assert len(alone) == len(pooled) >= 2
@@ -244,7 +244,7 @@ def test_face_rows_are_the_same_with_descriptor_workers(
 
 def test_videos_in_flight_together_get_the_rows_of_one_at_a_time(shared_dir: Path) -> None:
     # what FaceModels.videos_in_flight does: several videos' face rows at once from one detector
-    # and one descriptor pool, with frames of other heights (the detector's pyramid per height)
+    # and one embedder, with frames of other heights (the detector's pyramid per height)
     from influencer_pipeline.faces.embedders import DlibEmbedder
     from influencer_pipeline.parallel import map_isolated
 
@@ -255,7 +255,7 @@ def test_videos_in_flight_together_get_the_rows_of_one_at_a_time(shared_dir: Pat
         )
         for k, name in enumerate(names)
     }
-    detector, embedder = FaceDetector(), DlibEmbedder(workers=2)
+    detector, embedder = FaceDetector(), DlibEmbedder()
 
     def rows(key: str) -> pd.DataFrame:
         return face_rows(key, videos[key], detector, embedder)

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from influencer_pipeline.lake_schema import DUPLICATE_GROUPS, to_arrow
+from influencer_pipeline.media import reupload_match
 from influencer_pipeline.media.dedup import (
     DedupInputError,
     candidate_pairs,
@@ -364,6 +365,32 @@ def test_another_opening_is_another_cut_not_a_reupload() -> None:
     assert not match.is_duplicate
     assert match.matched_frames == 12 and match.longest_gap_s == pytest.approx(4.0)
     assert "another cut" in match.reason
+
+
+def test_a_pair_that_cannot_reach_the_coverage_stops_being_judged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(15)
+    p, d = _random_hashes(rng, 12), _random_hashes(rng, 12)
+    other_p, other_d = _random_hashes(rng, 9), _random_hashes(rng, 9)
+    a, b = _print(p, d), _print(p[:3] + other_p, d[:3] + other_d)  # 3 of 12 frames the same
+    judged: list[tuple[int, int]] = []
+    judge = reupload_match._Judge._judge
+
+    def counted(self: reupload_match._Judge, i: int, j: int) -> object:
+        judged.append((i, j))
+        return judge(self, i, j)
+
+    monkeypatch.setattr(reupload_match._Judge, "_judge", counted)
+    early = compare_videos(a, b, ReuploadConfig())
+    early_judged = len(judged)
+    judged.clear()
+    # a coverage of 0 can always be reached: every frame is judged, as before the early stop
+    full = compare_videos(a, b, ReuploadConfig(min_coverage=0.0))
+    assert not early.is_duplicate and not full.is_duplicate
+    assert "can match" in early.reason and early.matched_frames == 3
+    assert "another cut" in full.reason and full.matched_frames == 3
+    assert early_judged < len(judged)
 
 
 def test_static_lookalike_videos_are_not_pinned_to_one_offset() -> None:
