@@ -10,6 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from influencer_pipeline.memory import limit_malloc_arenas
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -349,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     warnings.filterwarnings("ignore", category=UserWarning, module="dagster")
+    limit_malloc_arenas()  # before any thread starts (influencer_pipeline.memory)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

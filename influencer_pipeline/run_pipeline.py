@@ -30,6 +30,7 @@ from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
 from influencer_pipeline.defs.resources import FaceModels, loaded_models
 from influencer_pipeline.display import show
 from influencer_pipeline.faces.embedder_choice import EmbedderChoice
+from influencer_pipeline.memory import release_free_memory
 from influencer_pipeline.paths import dagster_home, lake_root, project_dir
 from influencer_pipeline.planning import VideoPlan, plan_videos, run_batches
 
@@ -270,6 +271,7 @@ class _Runner:
         finally:
             tail.stop_event.set()
             tail.join(timeout=10)
+            release_free_memory()  # the next run starts from a small heap
         self.run_ids.append(result.run_id)
         if not result.success:
             hint = "" if self.verbose else " (details: rerun with --verbose, or open the run"
