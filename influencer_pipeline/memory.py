@@ -1,11 +1,11 @@
 """Keep a long-lived process's heap small between runs (glibc's malloc; a no-op elsewhere).
 
-The CLI executes its runs one after another in one process. Threads of a step each get a malloc
-arena, and memory freed at the end of a run stays in them: on the 101-video speed set the CLI
-kept ~1.9 GiB after its first run of 64 videos and grew to ~2.6 GiB in the second.
-``limit_malloc_arenas`` caps the arenas (glibc's ``M_ARENA_MAX``, as the ``MALLOC_ARENA_MAX``
-variable does) and ``release_free_memory`` collects garbage and returns free pages to the
-operating system (``malloc_trim``) after each run.
+The CLI executes its runs one after another in one process, and the threads of a step each get
+a malloc arena. ``limit_malloc_arenas`` caps the arenas (glibc's ``M_ARENA_MAX``, as the
+``MALLOC_ARENA_MAX`` variable does): on the 101-video speed set the peak RSS went from 2.59 to
+2.44 GiB. ``release_free_memory`` collects garbage and returns free heap pages to the operating
+system (``malloc_trim``) after each run. What still grows from run to run is native memory
+outside glibc's free lists (``benchmarks/RESULTS.md``, "Session 8").
 """
 
 from __future__ import annotations
