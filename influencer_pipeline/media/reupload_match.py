@@ -395,10 +395,10 @@ def _evaluate(judge: _Judge, rate: float, offset: float, config: ReuploadConfig)
     n_judged = max(int(judged_a.sum()), 1)
     still_judged = int(judged_a.sum())  # judged frames of A not looked at yet
     for i in np.flatnonzero(in_a):
-        if int((matched_a & judged_a).sum()) + still_judged < config.min_coverage * n_judged:
+        reachable = (int((matched_a & judged_a).sum()) + still_judged) / n_judged
+        if reachable < config.min_coverage:  # the best cover_a the rest could give
             # too few frames of A are left to reach the coverage: not one edit, whatever the rest
             # of the frames show (the verdict is the same; its counts are those seen so far)
-            reachable = (int((matched_a & judged_a).sum()) + still_judged) / n_judged
             return _rejected_early(
                 rate,
                 offset,

@@ -393,6 +393,20 @@ def test_a_pair_that_cannot_reach_the_coverage_stops_being_judged(
     assert early_judged < len(judged)
 
 
+def test_a_pair_at_exactly_the_coverage_is_judged_to_the_end() -> None:
+    rng = np.random.default_rng(16)
+    p, d = _random_hashes(rng, 10), _random_hashes(rng, 10)
+    other_p, other_d = _random_hashes(rng, 10), _random_hashes(rng, 10)
+    swapped = {2, 5, 8}  # 7 of 10 frames the same, never two different in a row
+    b_p = [other_p[k] if k in swapped else x for k, x in enumerate(p)]
+    b_d = [other_d[k] if k in swapped else x for k, x in enumerate(d)]
+    config = ReuploadConfig()
+    assert config.min_coverage == 0.7  # 7 / 10 reaches it exactly (0.7 * 10 does not in floats)
+    match = compare_videos(_print(p, d), _print(b_p, b_d), config)
+    assert match.matched_frames == 7 and match.compared_frames == 10
+    assert match.is_duplicate, match.reason
+
+
 def test_static_lookalike_videos_are_not_pinned_to_one_offset() -> None:
     rng = np.random.default_rng(12)
     p, d = _random_hashes(rng, 1)[0], _random_hashes(rng, 1)[0]
