@@ -32,6 +32,7 @@ class VideoState:
     materialized: frozenset[str] = frozenset()  # assets with a recorded materialization and file
     status: str | None = None  # video_files status ("ok" / "failed"), None if unknown
     embedder: str | None = None  # embedder of its video_faces row, None if unknown or no face work
+    embedder_version: str | None = None  # that row's embedder_version, None if unknown
 
     @property
     def complete(self) -> bool:
@@ -47,7 +48,7 @@ class VideoPlan:
     incomplete: list[str] = field(default_factory=list)  # some per-video assets missing
     retry: list[str] = field(default_factory=list)  # its fetch or decode failed before
     forced: list[str] = field(default_factory=list)
-    reembed: list[str] = field(default_factory=list)  # faces embedded with another embedder
+    reembed: list[str] = field(default_factory=list)  # faces embedded another way
     in_progress: list[str] = field(default_factory=list)  # a queued or running run has it
     done: list[str] = field(default_factory=list)
 
@@ -84,6 +85,7 @@ def plan_videos(
     states: Mapping[str, VideoState],
     *,
     embedder: str,
+    embedder_version: str | None = None,
     force: bool = False,
     retry_failed: bool = True,
     in_progress: frozenset[str] | set[str] = frozenset(),
@@ -92,7 +94,8 @@ def plan_videos(
 
     A video counts as done only when every per-video asset is materialized and in the lake, its
     fetch succeeded (failed videos are retried when ``retry_failed``) and its faces were embedded
-    with ``embedder`` (else only the face stages run again).
+    with ``embedder`` and, when given, ``embedder_version`` (else only the face stages run
+    again: vectors of another version are in another space).
     """
     plan = VideoPlan()
     for video_id in dict.fromkeys(video_ids):
@@ -107,7 +110,10 @@ def plan_videos(
             plan.incomplete.append(video_id)
         elif state.status != "ok":
             (plan.retry if retry_failed else plan.done).append(video_id)
-        elif state.embedder is not None and state.embedder != embedder:
+        elif state.embedder is not None and (
+            state.embedder != embedder
+            or (embedder_version is not None and state.embedder_version != embedder_version)
+        ):
             plan.reembed.append(video_id)
         else:
             plan.done.append(video_id)

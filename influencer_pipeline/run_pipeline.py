@@ -29,7 +29,7 @@ from influencer_pipeline.defs.jobs import batch_tags, lake_config, resources_con
 from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
 from influencer_pipeline.defs.resources import FaceModels, loaded_models
 from influencer_pipeline.display import show
-from influencer_pipeline.faces.embedder_choice import EmbedderChoice
+from influencer_pipeline.faces.embedder_choice import EmbedderChoice, expected_version
 from influencer_pipeline.memory import release_free_memory
 from influencer_pipeline.paths import dagster_home, lake_root, project_dir
 from influencer_pipeline.planning import VideoPlan, plan_videos, run_batches
@@ -299,7 +299,13 @@ def plan_for_lake(
     catalog = lake.read_parquet(f"{lake_dir}/video_catalog.parquet", ["video_id"])
     video_ids = list(catalog["video_id"])
     states = state.video_states(instance, lake_dir, video_ids)
-    return video_ids, plan_videos(video_ids, states, embedder=embedder, force=force)
+    return video_ids, plan_videos(
+        video_ids,
+        states,
+        embedder=embedder,
+        embedder_version=expected_version(embedder),
+        force=force,
+    )
 
 
 def run_pipeline(

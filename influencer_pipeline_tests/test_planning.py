@@ -53,6 +53,21 @@ def test_failed_videos_can_be_left_alone() -> None:
     assert plan.done == ["failed"] and plan.empty
 
 
+def test_faces_of_another_embedder_version_are_embedded_again() -> None:
+    versions = {
+        "old": VideoState(ALL, "ok", "dlib", "dlib 20; resnet"),
+        "same": VideoState(ALL, "ok", "dlib", "dlib 20; resnet; mirrored average"),
+        "faceless": VideoState(ALL, "ok", None, None),
+    }
+    ids = list(versions)
+    plan = plan_videos(
+        ids, versions, embedder="dlib", embedder_version="dlib 20; resnet; mirrored average"
+    )
+    assert plan.reembed == ["old"] and plan.done == ["same", "faceless"]
+    # a version known only once the model is loaded (FaceNet's): the name decides
+    assert plan_videos(ids, versions, embedder="dlib").done == ids
+
+
 def test_duplicate_ids_are_planned_once() -> None:
     plan = plan_videos(["new", "new"], {}, embedder="dlib")
     assert plan.new == ["new"]

@@ -36,9 +36,9 @@ def can_start_workers() -> bool:
     return not multiprocessing.current_process().daemon
 
 
-def _start_worker(parent: int, models_dir: str, padding: float) -> None:
+def _start_worker(parent: int, models_dir: str, padding: float, mirrored: bool) -> None:
     lifetime.die_with_parent_process(parent)  # exits at once if the parent died meanwhile
-    _WORKER["descriptor"] = DlibDescriptor(models_dir, padding)
+    _WORKER["descriptor"] = DlibDescriptor(models_dir, padding, mirrored)
 
 
 def _describe(job: tuple[np.ndarray, list[Box]]) -> np.ndarray:
@@ -48,7 +48,9 @@ def _describe(job: tuple[np.ndarray, list[Box]]) -> np.ndarray:
 class DescriptorPool:
     """``workers`` processes computing ``DlibDescriptor.describe`` for many images at once."""
 
-    def __init__(self, workers: int, models_dir: str, padding: float) -> None:
+    def __init__(
+        self, workers: int, models_dir: str, padding: float, mirrored: bool = True
+    ) -> None:
         if workers < 2:
             raise ValueError(f"a descriptor pool needs >= 2 workers, got {workers}")
         self.workers = workers
@@ -56,7 +58,7 @@ class DescriptorPool:
             workers,
             mp_context=multiprocessing.get_context("spawn"),  # torch and fork do not mix
             initializer=_start_worker,
-            initargs=(os.getpid(), models_dir, padding),
+            initargs=(os.getpid(), models_dir, padding, mirrored),
         )
 
     def describe_many(self, jobs: Sequence[tuple[np.ndarray, list[Box]]]) -> list[np.ndarray]:

@@ -73,3 +73,13 @@ def choose_embedder(
     if weights.is_file():
         return EmbedderChoice("facenet", f"auto: FaceNet weights found at {weights}")
     return EmbedderChoice("dlib", f"auto: no FaceNet weights at {weights}")
+
+
+def expected_version(name: str) -> str | None:
+    """The ``embedder_version`` the embedder ``name`` writes, known without loading it (dlib's);
+    None where only the loaded model knows (FaceNet's names its weights file's hash)."""
+    if name != "dlib":
+        return None
+    from influencer_pipeline.faces.dlib_descriptor import descriptor_version
+
+    return descriptor_version()

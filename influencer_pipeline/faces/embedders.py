@@ -32,7 +32,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import dlib
 import numpy as np
 import torch
 from facenet_pytorch import InceptionResnetV1
@@ -45,10 +44,10 @@ from influencer_pipeline.faces.descriptor_pool import DescriptorPool, can_start_
 from influencer_pipeline.faces.detection import Detection, to_rgb
 from influencer_pipeline.faces.dlib_descriptor import (
     DESCRIPTOR_DIM,
-    DLIB_FACE_MODEL,
-    DLIB_SHAPE_MODEL,
     Box,
     DlibDescriptor,
+    descriptor_version,
+    mirror_average,
 )
 from influencer_pipeline.faces.dlib_resnet import DlibResNet
 from influencer_pipeline.faces.weights import (
@@ -108,11 +107,13 @@ class DlibEmbedder:
         padding: float = 0.25,
         workers: int = 1,
         runtime: str = TORCH_RUNTIME,
+        mirrored: bool = True,
     ) -> None:
         if runtime not in (TORCH_RUNTIME, DLIB_RUNTIME):
             raise ValueError(f"runtime must be 'torch' or 'dlib', got {runtime!r}")
-        self._descriptor = DlibDescriptor(models_dir, padding)
+        self._descriptor = DlibDescriptor(models_dir, padding, mirrored)
         self.padding = self._descriptor.padding
+        self.mirrored = self._descriptor.mirrored
         self.runtime = runtime
         self._network = (
             DlibResNet.from_file(self._descriptor.model_file) if runtime == TORCH_RUNTIME else None
@@ -120,7 +121,7 @@ class DlibEmbedder:
         self.workers = max(1, int(workers))
         self._pool: DescriptorPool | None = None
         self._pool_lock = threading.Lock()  # the threads of a step share one pool
-        self.version = f"dlib {dlib.__version__}; {DLIB_SHAPE_MODEL}; {DLIB_FACE_MODEL}"
+        self.version = descriptor_version(self.mirrored)
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         """Embed every detection of ``image``; one L2-normalised 128-d float32 row each."""
@@ -139,7 +140,10 @@ class DlibEmbedder:
             if not items:
                 return []
             chips = [self._descriptor.chips(*_descriptor_job(i, d)) for i, d in items]
-            raw = self._network.describe(np.concatenate(chips))
+            every = np.concatenate(chips)
+            raw = self._network.describe(every)
+            if self.mirrored:
+                raw = mirror_average(raw, self._network.describe(every[:, :, ::-1]))
             ends = np.cumsum([len(c) for c in chips])
             return [
                 l2_normalize(part) if len(part) else np.zeros((0, self.dim), np.float32)
@@ -150,7 +154,7 @@ class DlibEmbedder:
         with self._pool_lock:
             if self._pool is None:  # started on first use, kept for the life of the embedder
                 self._pool = DescriptorPool(
-                    self.workers, str(self._descriptor.models_dir), self.padding
+                    self.workers, str(self._descriptor.models_dir), self.padding, self.mirrored
                 )
             pool = self._pool
         jobs = [_descriptor_job(image, detections) for image, detections in items]

@@ -276,6 +276,38 @@ def test_cli_runs_and_checks_are_in_the_instance_the_ui_reads(runs: Runs) -> Non
         assert record.status.value == "SUCCEEDED", check
 
 
+def test_faces_of_an_older_embedder_version_are_embedded_again(runs: Runs, tmp_path: Path) -> None:
+    """A lake whose faces were embedded by an older version of the same embedder (another
+    vector space) gets only its face stages run again, and the same influencers."""
+    lake_dir, home = tmp_path / "lake", tmp_path / "dagster_home"
+    shutil.copytree(runs.lake, lake_dir)
+    shutil.copytree(Path(runs.lake).parent / "dagster_home", home)
+    embedded = [
+        path
+        for path in sorted((lake_dir / "video_faces").glob("*.parquet"))
+        if lake.read_parquet(path, ["embedder"])["embedder"].notna().all()
+    ]
+    aged, kept = embedded[:2], embedded[2]
+    current = lake.read_parquet(kept, ["embedder_version"])["embedder_version"].iloc[0]
+    for path in aged:
+        table = lake.read_parquet(path)
+        table["embedder_version"] = "an older version"
+        table.to_parquet(path, index=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        report = run_pipeline(
+            [runs.demo / "demo_sheet.xlsx", runs.demo / "broken.csv"],
+            str(lake_dir),
+            embedder="dlib",
+            emit=lambda _: None,
+        )
+    assert f"{len(aged)} to re-embed" in report.plan, report.plan
+    for path in aged:
+        assert set(lake.read_parquet(path, ["embedder_version"])["embedder_version"]) == {current}
+    after = lake.read_parquet(lake_dir / "video_influencers.parquet")
+    pd.testing.assert_frame_equal(after, runs.corrected_influencers)
+
+
 def test_lake_holds_no_temp_files(runs: Runs) -> None:
     assert not list(Path(runs.lake).rglob("*.tmp"))
 

@@ -68,7 +68,7 @@ def test_another_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_raw_descriptors_equal_dlibs_on_noise_chips() -> None:
-    descriptor = DlibDescriptor()
+    descriptor = DlibDescriptor(mirrored=False)
     network = DlibResNet.from_file(descriptor.model_file)
     for image, detections in _noise_items(4)[:-1]:
         boxes = [d.box for d in detections]

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from influencer_pipeline.faces.calibration import calibration_for
-from influencer_pipeline.faces.detection import FaceDetector
+from influencer_pipeline.faces.detection import Detection, FaceDetector
 from influencer_pipeline.faces.embedders import make_embedder
 from influencer_tools.demo.folds import VALIDATION, load_folds
 from influencer_tools.demo.photos import load_library
@@ -27,11 +27,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def validation_embeddings() -> tuple[list[str], np.ndarray]:
-    """(identity, L2-normalised dlib embedding) of the largest face of every validation photo."""
-    detector, embedder = FaceDetector(batch_size=16), make_embedder("dlib")
+def validation_faces() -> tuple[list[str], list[tuple[np.ndarray, list[Detection]]]]:
+    """(identity, (image, [its largest face])) of every validation photo with a face."""
+    detector = FaceDetector(batch_size=16)
     library = load_library(identity_set="validation")
-    ids, vectors = [], []
+    ids, items = [], []
     for identity, photos in sorted(library.photos.items()):
         for photo in photos:
             image = np.asarray(Image.open(photo.path).convert("RGB"))
@@ -39,10 +39,29 @@ def validation_embeddings() -> tuple[list[str], np.ndarray]:
             if not found:
                 continue
             largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-            vectors.append(embedder.embed(image, [largest])[0])
+            items.append((image, [largest]))
             ids.append(identity)
-    matrix = np.asarray(vectors, dtype=np.float64)
-    return ids, matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return ids, items
+
+
+def _embedded(items: list, **options: bool) -> np.ndarray:
+    matrix = np.concatenate(make_embedder("dlib", **options).embed_many(items)).astype(np.float64)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def validation_embeddings(validation_faces) -> tuple[list[str], np.ndarray]:
+    """(identity, L2-normalised dlib embedding) of the largest face of every validation photo."""
+    ids, items = validation_faces
+    return ids, _embedded(items)
+
+
+def _pair_distances(ids: list[str], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of the same-person pairs and of the different-people pairs."""
+    same, other = [], []
+    for i, j in itertools.combinations(range(len(ids)), 2):
+        (same if ids[i] == ids[j] else other).append(float(np.linalg.norm(x[i] - x[j])))
+    return np.asarray(same), np.asarray(other)
 
 
 def test_the_photos_are_validation_people(validation_embeddings) -> None:
@@ -58,12 +77,26 @@ def test_the_photos_are_validation_people(validation_embeddings) -> None:
 def test_thresholds_separate_validation_people(
     validation_embeddings, name: str, least_same: float
 ) -> None:
-    ids, x = validation_embeddings
     limit = getattr(calibration_for("dlib"), name)
-    same, other = [], []
-    for i, j in itertools.combinations(range(len(ids)), 2):
-        (same if ids[i] == ids[j] else other).append(float(np.linalg.norm(x[i] - x[j])))
-    same_within = float(np.mean(np.asarray(same) <= limit))
-    other_within = float(np.mean(np.asarray(other) <= limit))
+    same, other = _pair_distances(*validation_embeddings)
+    same_within = float(np.mean(same <= limit))
+    other_within = float(np.mean(other <= limit))
     assert same_within >= least_same, (limit, same_within)
     assert other_within <= 0.012, (limit, other_within)
+
+
+def test_mirror_averaging_brings_one_persons_photos_closer(
+    validation_faces, validation_embeddings
+) -> None:
+    """At the same share of different-people pairs (0.1 %), more same-person pairs are within
+    reach with mirror-averaged descriptors than with descriptors of the faces as seen (measured:
+    89.6 % -> 92.7 % of 96 pairs)."""
+    ids, items = validation_faces
+    recall = {}
+    for name, x in (
+        ("mirrored", validation_embeddings[1]),
+        ("as seen", _embedded(items, mirrored=False)),
+    ):
+        same, other = _pair_distances(ids, x)
+        recall[name] = float(np.mean(same <= np.quantile(other, 0.001)))
+    assert recall["mirrored"] >= recall["as seen"] + 0.02, recall

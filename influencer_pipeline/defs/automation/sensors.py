@@ -40,6 +40,7 @@ from influencer_pipeline.defs.jobs import (
 from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
 from influencer_pipeline.defs.resources import FaceModels, LakeResource
 from influencer_pipeline.display import show
+from influencer_pipeline.faces.embedder_choice import expected_version
 from influencer_pipeline.lake_lock import exclusive_holder
 from influencer_pipeline.planning import cross_video_due, plan_videos, run_batches
 
@@ -144,6 +145,7 @@ def pipeline_sensor(
             video_ids,
             state.video_states(instance, lake.path(), video_ids),
             embedder=choice.name,
+            embedder_version=expected_version(choice.name),
             in_progress=state.videos_in_runs(runs, ordered),
         )
         batches = run_batches(plan, ordered, MAX_PARTITIONS_PER_RUN)

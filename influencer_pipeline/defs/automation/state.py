@@ -35,13 +35,20 @@ def partition_files(lake_root: str, asset: str) -> set[str]:
         return set()
 
 
-def _first_value(lake_root: str, asset: str, video_id: str, column: str) -> str | None:
+def _first_values(
+    lake_root: str, asset: str, video_id: str, columns: list[str]
+) -> list[str | None]:
+    """The first non-null value of each of ``columns`` in a partition's file (None: none)."""
     try:
-        values = lake.read_parquet(f"{lake_root}/{asset}/{video_id}.parquet", [column])[column]
+        table = lake.read_parquet(f"{lake_root}/{asset}/{video_id}.parquet", columns)
     except FileNotFoundError:
-        return None
-    values = values.dropna()
-    return str(values.iloc[0]) if len(values) else None
+        return [None] * len(columns)
+    values = [table[column].dropna() for column in columns]
+    return [str(v.iloc[0]) if len(v) else None for v in values]
+
+
+def _first_value(lake_root: str, asset: str, video_id: str, column: str) -> str | None:
+    return _first_values(lake_root, asset, video_id, [column])[0]
 
 
 def video_states(
@@ -58,12 +65,12 @@ def video_states(
     def state(video_id: str) -> tuple[str, VideoState]:
         done = frozenset(materialized[video_id])
         status = _first_value(lake_root, "video_files", video_id, "status") if done else None
-        embedder = (
-            _first_value(lake_root, "video_faces", video_id, "embedder")
-            if "video_faces" in done
-            else None
-        )
-        return video_id, VideoState(done, status, embedder)
+        embedder = version = None
+        if "video_faces" in done:
+            embedder, version = _first_values(
+                lake_root, "video_faces", video_id, ["embedder", "embedder_version"]
+            )
+        return video_id, VideoState(done, status, embedder, version)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         return dict(pool.map(state, list(wanted)))
