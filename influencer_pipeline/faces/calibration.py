@@ -21,7 +21,8 @@ embedder name. Distances are Euclidean between L2-normalised embeddings.
   people before the folds, 0.345 on the development demos with as-seen descriptors.
   ``link_threshold`` 0.42 is the same limit on video-to-video distances over best-matching faces
   (``identities.video_links``; used when the asset compares bags of faces, off by default:
-  measured worse), chosen the same way (development 1.000/0.748, default 1.000/0.803, no merge).
+  measured worse), chosen the same way (development 1.000/0.748, default 1.000/0.803, no merge)
+  with as-seen descriptors; not chosen again for the mirror-averaged ones (the mode is off).
 - ``facenet`` (InceptionResnetV1 / VGGFace2): **not calibrated here** (its weights cannot be
   downloaded on these machines). The values are the commonly used same-person limit on
   normalised FaceNet embeddings (about 1.0) lowered for precision; ``calibrated`` is False and
