@@ -11,7 +11,8 @@ Per video (``straightforward_video``):
 - EVERY detected face embedded with the embedder the pipeline used (the project's
   ``make_embedder``: dlib descriptor or FaceNet), no quality gate, no skipping; dlib's
   descriptor as the dlib wheel computes it (``runtime="dlib"``: what a script calling dlib or
-  ``face_recognition`` gets), not the pipeline's PyTorch port of it (``--dlib-runtime torch``);
+  ``face_recognition`` gets), not the pipeline's PyTorch port of it (``--dlib-runtime torch``),
+  and of the face as seen (one pass per face; the pipeline's mirror averaging is its own);
 - the dominant face the simple way: the video's faces grouped by average linkage at the
   embedder's within-video distance (``faces.calibration``: dlib 0.42); the group seen in the
   most frames wins when it is in at least 2 frames and 10 % of them (the floors of the
@@ -192,7 +193,7 @@ def run(sheet: Path, out: Path, embedder_name: str, dlib_runtime: str = "dlib") 
     from influencer_pipeline.faces.embedders import make_embedder
 
     started = time.perf_counter()
-    options = {"runtime": dlib_runtime} if embedder_name == "dlib" else {}
+    options = {"runtime": dlib_runtime, "mirrored": False} if embedder_name == "dlib" else {}
     detector, embedder = FaceDetector(min_rel_height=0.0), make_embedder(embedder_name, **options)
     distance = calibration_for(embedder.name).track_distance
     setup_s = time.perf_counter() - started
