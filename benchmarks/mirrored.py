@@ -39,7 +39,7 @@ def largest_faces(shared: Path, fold: str) -> tuple[list[str], list[tuple[np.nda
         rgb = np.asarray(image)
         found = detector.detect([rgb])[0]
         if found:
-            largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+            largest = max(found, key=lambda d: d.width * d.height)
             ids.append(row["identity"])
             items.append((rgb, [largest]))
     return ids, items

@@ -21,6 +21,7 @@ from pathlib import Path
 import dlib
 import numpy as np
 
+from influencer_pipeline.faces.vectors import unit_rows
 from influencer_pipeline.faces.weights import EmbedderUnavailable
 
 DLIB_SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
@@ -40,11 +41,7 @@ def descriptor_version(mirrored: bool = True) -> str:
 def mirror_average(raw: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     """The sum of the unit vectors of each face's descriptor and of its mirror image's (n x 128;
     not normalised again: the embedder does that)."""
-
-    def unit(rows: np.ndarray) -> np.ndarray:
-        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-    return unit(raw) + unit(mirrored)
+    return unit_rows(raw) + unit_rows(mirrored)
 
 
 def dlib_models_dir() -> Path:

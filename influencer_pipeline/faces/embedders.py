@@ -52,6 +52,7 @@ from influencer_pipeline.faces.dlib_descriptor import (
     mirror_average,
 )
 from influencer_pipeline.faces.dlib_resnet import DlibResNet
+from influencer_pipeline.faces.vectors import unit_rows
 from influencer_pipeline.faces.weights import (
     FACENET_WEIGHTS_ENV,
     FACENET_WEIGHTS_URL,
@@ -81,9 +82,7 @@ class FaceEmbedder(Protocol):
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows of ``vectors`` scaled to unit L2 norm, as float32."""
-    array = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit_rows(vectors).astype(np.float32)
 
 
 TORCH_RUNTIME, DLIB_RUNTIME = "torch", "dlib"

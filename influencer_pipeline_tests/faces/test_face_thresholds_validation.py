@@ -39,7 +39,7 @@ def validation_faces() -> tuple[list[str], list[tuple[np.ndarray, list[Detection
             found = detector.detect([image])[0]
             if not found:
                 continue
-            largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+            largest = max(found, key=lambda d: d.width * d.height)
             items.append((image, [largest]))
             ids.append(identity)
     return ids, items
