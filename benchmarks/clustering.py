@@ -1,8 +1,8 @@
 """Benchmark identity clustering on synthetic dominant-face embeddings (prints figures; not a test).
 
-Usage: ``python benchmarks/clustering.py [--sizes 1000 10000 100000] [--seed 0] [--distances]
-[--faces ../shared/faces]`` (``--faces`` also clusters real labelled photos with the project's
-MTCNN detector and dlib embedder; several minutes on 2 cores).
+Usage: ``python benchmarks/clustering.py [--sizes 1000 10000 100000] [--seed 0]
+[--threshold 0.35] [--distances] [--faces ../shared/faces]`` (``--faces`` also clusters real
+labelled photos with the project's MTCNN detector and dlib embedder; several minutes on 2 cores).
 
 Each size runs in its own subprocess so that peak memory (``VmHWM``) belongs to that size
 alone. Printed per size: videos, true people, predicted clusters, seconds for the clustering
@@ -165,12 +165,13 @@ def _worker_peaks_mib() -> float:
     return total
 
 
-def run_one(n_videos: int, seed: int) -> dict[str, object]:
+def run_one(n_videos: int, seed: int, threshold: float | None = None) -> dict[str, object]:
     """Generate, cluster and score one size (in this process)."""
     ids, x, labels = synthetic_embeddings(n_videos, seed)
     rss_before = _peak_rss_mib()
     start = time.perf_counter()
-    out = cluster_identities(ids, x, ClusterConfig())
+    config = ClusterConfig() if threshold is None else ClusterConfig(identity_threshold=threshold)
+    out = cluster_identities(ids, x, config)
     seconds = time.perf_counter() - start
     rss_peak = _peak_rss_mib()
     workers = _worker_peaks_mib()
@@ -179,6 +180,7 @@ def run_one(n_videos: int, seed: int) -> dict[str, object]:
     merges = wrong_merges(pred, truth)
     return {
         "videos": n_videos,
+        "identity_threshold": config.identity_threshold,
         "people": len(set(labels.tolist())),
         "clusters": int(out["cluster_key"].nunique()),
         "singletons": int(out["is_singleton"].sum()),
@@ -226,7 +228,7 @@ def run_real(faces_dir: Path) -> None:
     print("real photos:", len(ids), "people:", len(set(labels.tolist())))
     print("distance percentiles (1,5,50,95,99):", distance_summary(x, labels))
     truth = dict(zip(ids, labels.tolist(), strict=True))
-    for threshold in (0.38, 0.40, 0.42, 0.45):
+    for threshold in (0.35, 0.38, 0.40, 0.42, 0.45):
         out = cluster_identities(ids, x, ClusterConfig(identity_threshold=threshold))
         pred = dict(zip(out["video_id"], out["cluster_key"], strict=True))
         scores = [round(v, 4) for v in bcubed(pred, truth) + pairwise(pred, truth)]
@@ -241,18 +243,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--distances", action="store_true", help="print distance percentiles")
     parser.add_argument("--faces", type=Path, help="also cluster real photos <dir>/<person>/*.jpg")
+    parser.add_argument(
+        "--threshold", type=float, help="identity_threshold (default: ClusterConfig's, 0.40)"
+    )
     args = parser.parse_args(argv)
     if args.faces:
         run_real(args.faces)
     if args.one:
-        print(json.dumps(run_one(args.one, args.seed)))
+        print(json.dumps(run_one(args.one, args.seed, args.threshold)))
         return
     if args.distances:
         _, x, labels = synthetic_embeddings(min(args.sizes), args.seed)
         print("synthetic distance percentiles (1,5,50,95,99):", distance_summary(x, labels))
     for size in args.sizes:
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--seed", str(args.seed)],
+            [sys.executable, __file__, "--one", str(size), "--seed", str(args.seed)]
+            + ([] if args.threshold is None else ["--threshold", str(args.threshold)]),
             capture_output=True,
             text=True,
             check=False,

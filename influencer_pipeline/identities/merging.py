@@ -1,13 +1,17 @@
-"""Merge two verified identity clusters that are each other's nearest and pass the rule together.
+"""Merge a verified identity cluster into its clearly nearest cluster when the union passes.
 
 HDBSCAN's excess-of-mass selection can cut one person into tight sub-clusters (videos made from
-two photos, two lightings) that the epsilon merge leaves apart, and verification only ever
+several photos, lightings) that the epsilon merge leaves apart, and verification only ever
 splits. Every verified cluster's *nearest* cluster is the one at its shortest link in the kNN
-distance graph (within the identity limit). Two clusters that are each other's nearest merge
-when their union passes the identity rule that accepted each of them (``identities.space``:
-every member within the limit of the medoid, RMS within the limit; two videos within
-``pair_ratio`` of it). Mutual pairs are disjoint, so one pass makes every merge and nothing
-chains; a merge is never looser than what verification accepts.
+distance graph (within the identity limit); it is *clearly* nearest when the cluster's next
+shortest link to any other cluster is at least ``merge_margin`` times longer (a ratio test, as
+for ambiguous feature matches: among look-alikes the nearest is a coin toss). The pairs
+(cluster, its clearly nearest) are taken shortest link first; the two clusters they belong to
+*now* join when their union passes the identity rule that accepted each of them
+(``identities.space``: every member within the limit of the medoid, RMS within the limit; two
+videos within ``pair_ratio`` of it). A grown cluster is judged whole again at each later pair,
+so a chain A - B - C joins only as far as the whole passes: a merge is never looser than what
+verification accepts.
 """
 
 from __future__ import annotations
@@ -19,40 +23,74 @@ from influencer_pipeline.identities.cluster_config import ClusterConfig
 from influencer_pipeline.identities.space import Space
 
 
-def nearest_clusters(graph: sparse.spmatrix, part: np.ndarray, limit: float) -> dict[int, int]:
-    """cluster -> the cluster at its shortest graph link within ``limit`` (ties: lower number)."""
+def cluster_links(
+    graph: sparse.spmatrix, part: np.ndarray, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cluster, other cluster, shortest link) for both directions of every pair of clusters
+    joined by a graph link within ``limit``; sorted by cluster, then link, then other."""
     coo = sparse.triu(graph, k=1).tocoo()
     a, b = part[coo.row], part[coo.col]
     keep = (a != b) & (coo.data <= limit)
-    a, b, d = a[keep], b[keep], coo.data[keep]
-    ends = np.concatenate([a, b])
-    others = np.concatenate([b, a])
-    order = np.lexsort((others, np.concatenate([d, d]), ends))  # by cluster, then distance
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = ends[order][1:] != ends[order][:-1]
-    chosen = order[first]
-    return {int(c): int(o) for c, o in zip(ends[chosen], others[chosen], strict=True)}
+    ends = np.concatenate([a[keep], b[keep]])
+    others = np.concatenate([b[keep], a[keep]])
+    links = np.concatenate([coo.data[keep], coo.data[keep]])
+    order = np.lexsort((others, links, ends))
+    ends, others, links = ends[order], others[order], links[order]
+    first = np.ones(len(ends), dtype=bool)  # each ordered pair at its shortest link
+    first[1:] = (ends[1:] != ends[:-1]) | (others[1:] != others[:-1])
+    return ends[first], others[first], links[first]
+
+
+def clear_nearest(
+    graph: sparse.spmatrix, part: np.ndarray, limit: float, margin: float
+) -> list[tuple[int, int]]:
+    """(cluster, its nearest cluster) for every cluster whose nearest is clear (the next link at
+    least ``margin`` times longer, or none), shortest link first (ties: lower numbers first)."""
+    ends, others, links = cluster_links(graph, part, limit)
+    starts = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]]) if len(ends) else ends
+    nxt = np.full(len(starts), np.inf)
+    has_next = starts + 1 < np.r_[starts[1:], len(ends)]
+    nxt[has_next] = links[starts[has_next] + 1]
+    clear = nxt >= margin * links[starts]
+    chosen = starts[clear]
+    order = np.lexsort((others[chosen], ends[chosen], links[chosen]))
+    return [(int(ends[k]), int(others[k])) for k in chosen[order]]
 
 
 def merge_clusters(
     space: Space, part: np.ndarray, graph: sparse.spmatrix, config: ClusterConfig
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """(part per row after merging, the members of every merged cluster); ``part`` numbers the
-    verified clusters (a merged cluster keeps the smaller of its two numbers)."""
+    verified clusters (a merged cluster keeps the smallest of its numbers)."""
     part = np.asarray(part, dtype=np.int64).copy()
     on_bags = space.bags is not None
     limit = max(config.limit(2, bags=on_bags), config.limit(3, bags=on_bags))
-    nearest = nearest_clusters(graph, part, limit)
-    rows = np.argsort(part, kind="stable")  # the rows of cluster p: rows[start[p]:start[p + 1]]
+    pairs = clear_nearest(graph, part, limit, config.merge_margin)
+    rows = np.argsort(part, kind="stable")
     start = np.searchsorted(part[rows], np.arange(part.max() + 2))
-    merged = []
-    for a, b in sorted(nearest.items()):
-        if a >= b or nearest.get(b) != a:
+    members = {c: rows[start[c] : start[c + 1]] for c in {c for pair in pairs for c in pair}}
+    root = {c: c for c in members}
+
+    def find(c: int) -> int:
+        while root[c] != c:
+            root[c] = root[root[c]]
+            c = root[c]
+        return c
+
+    joined: set[int] = set()
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra == rb:
             continue
-        union = np.sort(np.concatenate([rows[start[c] : start[c + 1]] for c in (a, b)]))
+        union = np.sort(np.concatenate([members[ra], members[rb]]))
         size_limit = config.limit(len(union), bags=space.on_bags(union))
         to_medoid, rms, _ = space.spread(union)
         if to_medoid.max() <= size_limit and rms.max() <= size_limit:
-            part[union] = a
-            merged.append(union)
-    return part, merged
+            keep, gone = min(ra, rb), max(ra, rb)
+            root[gone], members[keep] = keep, union
+            del members[gone]
+            joined.discard(gone)
+            joined.add(keep)
+    for c in joined:
+        part[members[c]] = c
+    return part, [members[c] for c in sorted(joined)]

@@ -1,12 +1,15 @@
-"""Merging verified clusters: one person cut into tight groups is made whole, no chaining."""
+"""Merging verified clusters: one person cut into tight groups is made whole, no chaining,
+no join where the nearest cluster is a coin toss."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from scipy import sparse
 
 from influencer_pipeline.identities.clustering import ClusterConfig, cluster_identities
+from influencer_pipeline.identities.merging import clear_nearest
 
 DIM = 128
 
@@ -66,3 +69,38 @@ def test_two_single_videos_need_the_pair_rule() -> None:
     assert len(set(keys(groups_on_an_arc([0.33, 0.33], per_group=1), config))) == 3
     close = groups_on_an_arc([0.28, 0.9], per_group=1)
     assert len(set(keys(close, config))) == 2
+
+
+def videos_on_an_arc(chords: list[float], seed: int = 0) -> np.ndarray:
+    """One unit vector per video on one arc, at the signed chord distance ``chords`` from the
+    arc's origin (a little noise each)."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.normal(size=(DIM, 2)))
+    rows = []
+    for chord in chords:
+        angle = math.copysign(2 * math.asin(abs(chord) / 2), chord)
+        v = math.cos(angle) * basis[:, 0] + math.sin(angle) * basis[:, 1]
+        v = v + 0.003 * rng.normal(size=DIM)
+        rows.append(v / np.linalg.norm(v))
+    return np.array(rows)
+
+
+def test_a_lone_video_joins_its_clearly_nearest_cluster() -> None:
+    """Person A: three videos at 0 and one made from another photo at -0.32. Person B, spread
+    from 0.31 to 0.71, is A's nearest (0.31), so A and the lone video are not each other's
+    nearest; the lone video's nearest is clearly A (B is 0.63 away) and they pass together."""
+    x = videos_on_an_arc([0, 0, 0, -0.32, 0.31, 0.51, 0.71])
+    found = keys(x, ClusterConfig(identity_threshold=0.35))
+    assert found == ["v00"] * 4 + ["v04"] * 3
+    alone = keys(x, ClusterConfig(identity_threshold=0.35, merge_verified=False))
+    assert alone[3] == "v03"  # what HDBSCAN and verification give alone
+
+
+def test_a_cluster_torn_between_two_joins_neither() -> None:
+    """Cluster 0's links: 1 at 0.30, 2 at 0.31 (under 5 % longer): its nearest is a coin toss.
+    Clusters 1 and 2 each have cluster 0 only: their nearest is clear."""
+    rows, cols, dist = [0, 0], [1, 2], [0.30, 0.31]
+    graph = sparse.coo_matrix((dist, (rows, cols)), shape=(3, 3)).tocsr()
+    part = np.array([0, 1, 2])
+    assert clear_nearest(graph, part, limit=0.35, margin=1.05) == [(1, 0), (2, 0)]
+    assert clear_nearest(graph, part, limit=0.35, margin=1.0) == [(0, 1), (1, 0), (2, 0)]
