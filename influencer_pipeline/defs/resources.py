@@ -18,6 +18,7 @@ from influencer_pipeline.media.fetch import FetchPolicy
 from influencer_pipeline.paths import lake_root
 
 EMBEDDER_ENV = "INFLUENCER_EMBEDDER"
+DEVICE_ENV = "INFLUENCER_DEVICE"
 # Models are loaded once per process and shared by every run and step in it (the CLI runs many
 # runs in one process; a step worker loads them once).
 _MODEL_CACHE: dict[tuple[Any, ...], Any] = {}
@@ -126,6 +127,12 @@ class FaceModels(dg.ConfigurableResource):
         "of the two applies; below 4 % a face cannot change a video's decision).",
     )
     batch_size: int = Field(default=16, description="Frames per detection batch.")
+    device: str = Field(
+        default="",
+        description="Where MTCNN and the embedder's network run: 'auto' (a CUDA GPU when PyTorch "
+        "sees one, else the CPU), 'cpu', 'cuda' or 'cuda:N' (an error when that GPU is absent). "
+        "Empty: $INFLUENCER_DEVICE, else auto.",
+    )
     videos_in_flight: int = Field(
         default=2,
         description="Videos of a face step processed at once, in threads (PyTorch and OpenCV "
@@ -174,17 +181,29 @@ class FaceModels(dg.ConfigurableResource):
         return self.choice.name
 
     @property
+    def torch_device(self) -> str:
+        """The device setting in use: ``device``, else $INFLUENCER_DEVICE, else auto."""
+        return self.device.strip() or os.environ.get(DEVICE_ENV, "").strip() or "auto"
+
+    @property
     def detector(self) -> Any:
         """The FaceDetector, loaded on first use."""
         from influencer_pipeline.faces.detection import FaceDetector
 
-        key = ("detector", self.min_face_size, self.min_face_rel_height, self.batch_size)
+        key = (
+            "detector",
+            self.min_face_size,
+            self.min_face_rel_height,
+            self.batch_size,
+            self.torch_device,
+        )
         with _MODEL_LOCK:
             if key not in _MODEL_CACHE:
                 _MODEL_CACHE[key] = FaceDetector(
                     min_face_size=self.min_face_size,
                     min_rel_height=self.min_face_rel_height,
                     batch_size=self.batch_size,
+                    device=self.torch_device,
                 )
             return _MODEL_CACHE[key]
 
@@ -198,13 +217,14 @@ class FaceModels(dg.ConfigurableResource):
         if name == "dlib":
             from influencer_pipeline.faces.descriptor_pool import default_workers
 
-            options = {"runtime": self.dlib_runtime}
+            options = {"runtime": self.dlib_runtime, "device": self.torch_device}
             if self.dlib_runtime == "dlib":
                 options["workers"] = self.embed_workers or default_workers()
         elif name == "facenet":
             options = {
                 "weights_path": self.facenet_weights or None,
                 "allow_download": self.allow_download,
+                "device": self.torch_device,
             }
         key = ("embedder", name, tuple(sorted(options.items())))
         with _MODEL_LOCK:
@@ -214,5 +234,8 @@ class FaceModels(dg.ConfigurableResource):
 
 
 def loaded_models() -> list[str]:
-    """What this process has loaded so far (for the run's output)."""
-    return [" ".join(str(part) for part in key[:2]) for key in _MODEL_CACHE]
+    """What this process has loaded so far and where it runs (for the run's output)."""
+    return [
+        f"{key[0]} {key[1]} on {getattr(model, 'device', 'cpu')}"
+        for key, model in _MODEL_CACHE.items()
+    ]

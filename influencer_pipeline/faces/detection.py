@@ -1,4 +1,4 @@
-"""Face detection with facenet-pytorch's MTCNN (weights ship inside the package, CPU only).
+"""Face detection with facenet-pytorch's MTCNN (weights ship inside the package; CPU or GPU).
 
 ``FaceDetector`` loads the three MTCNN networks once and detects faces in batches: images of equal
 size are stacked into one tensor (MTCNN's batch mode needs equal sizes), in chunks of
@@ -35,6 +35,7 @@ from facenet_pytorch.models.utils.detect_face import detect_face
 from PIL import Image
 
 from influencer_pipeline.errors import InputError
+from influencer_pipeline.faces.devices import AUTO, resolve_device
 
 DEFAULT_THRESHOLDS: tuple[float, float, float] = (0.6, 0.7, 0.7)
 DEFAULT_MIN_FACE_SIZE = 20
@@ -106,7 +107,8 @@ def to_rgb(image: np.ndarray | Image.Image) -> np.ndarray:
 
 
 class FaceDetector:
-    """MTCNN face detector, loaded once (CPU) and reused for every batch of frames."""
+    """MTCNN face detector, loaded once (on ``device``: ``faces.devices``) and reused for every
+    batch of frames."""
 
     def __init__(
         self,
@@ -116,6 +118,7 @@ class FaceDetector:
         thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
         factor: float = 0.709,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str = AUTO,
     ) -> None:
         if min_face_size < 12:
             raise ValueError(f"min_face_size must be >= 12 px (MTCNN's cell), got {min_face_size}")
@@ -130,13 +133,14 @@ class FaceDetector:
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.batch_size = int(batch_size)
+        self.device = resolve_device(device)
         self._mtcnn = MTCNN(
             keep_all=True,
             min_face_size=self.min_face_size,
             thresholds=list(self.thresholds),
             factor=self.factor,
             post_process=False,
-            device=torch.device("cpu"),
+            device=self.device,
         ).eval()
 
     @property

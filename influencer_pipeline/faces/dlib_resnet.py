@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from influencer_pipeline.faces.devices import AUTO, resolve_device
+
 _LAYER_NAME = re.compile(rb"\x01([\x04-\x20])(input_rgb_image_sized|con_4|affine_|fc_2)")
 _EXPECTED_CONVS = 29
 
@@ -166,9 +168,10 @@ class DlibResNet(nn.Module):
         self.eval()
 
     @classmethod
-    def from_file(cls, path: str | Path) -> DlibResNet:
-        """The network with the weights of dlib's model file at ``path``."""
-        return cls(read_model(path))
+    def from_file(cls, path: str | Path, device: str = AUTO) -> DlibResNet:
+        """The network with the weights of dlib's model file at ``path``, on ``device``
+        (``faces.devices``)."""
+        return cls(read_model(path)).to(resolve_device(device))
 
     def _conv(self, x: torch.Tensor, index: int) -> torch.Tensor:
         return functional.conv2d(
@@ -193,5 +196,5 @@ class DlibResNet(nn.Module):
         with torch.inference_mode():
             for start in range(0, len(chips), batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(chips[start : start + batch_size]))
-                rows.append(self(batch).double().numpy())
+                rows.append(self(batch.to(self.means.device)).double().cpu().numpy())
         return np.concatenate(rows)

@@ -44,6 +44,7 @@ from PIL import Image
 
 from influencer_pipeline.faces.descriptor_pool import DescriptorPool, can_start_workers
 from influencer_pipeline.faces.detection import Detection, to_rgb
+from influencer_pipeline.faces.devices import AUTO, resolve_device
 from influencer_pipeline.faces.dlib_descriptor import (
     DESCRIPTOR_DIM,
     Box,
@@ -92,7 +93,8 @@ class DlibEmbedder:
     """dlib's 128-d ResNet face descriptor, aligned by its 5-point shape predictor.
 
     ``runtime="torch"`` (default): the network runs in PyTorch (``faces.dlib_resnet``), all faces
-    of an ``embed_many`` call in batches. ``runtime="dlib"``: dlib's own descriptor; there
+    of an ``embed_many`` call in batches, on ``device`` (``faces.devices``: a CUDA GPU when
+    there is one). ``runtime="dlib"``: dlib's own descriptor; there
     ``workers`` > 1 spreads the images over that many processes (``faces.descriptor_pool``).
     Either way the vectors are the same (to 1e-6), so the version names the model, not the
     runtime, and a lake may hold both.
@@ -109,6 +111,7 @@ class DlibEmbedder:
         workers: int = 1,
         runtime: str = TORCH_RUNTIME,
         mirrored: bool = True,
+        device: str = AUTO,
     ) -> None:
         if runtime not in (TORCH_RUNTIME, DLIB_RUNTIME):
             raise ValueError(f"runtime must be 'torch' or 'dlib', got {runtime!r}")
@@ -117,8 +120,11 @@ class DlibEmbedder:
         self.mirrored = self._descriptor.mirrored
         self.runtime = runtime
         self._network = (
-            DlibResNet.from_file(self._descriptor.model_file) if runtime == TORCH_RUNTIME else None
+            DlibResNet.from_file(self._descriptor.model_file, device)
+            if runtime == TORCH_RUNTIME
+            else None
         )
+        self.device = self._network.means.device if self._network else torch.device("cpu")
         self.workers = max(1, int(workers))
         self._pool: DescriptorPool | None = None
         self._pool_lock = threading.Lock()  # the threads of a step share one pool
@@ -209,6 +215,7 @@ class FacenetEmbedder:
         allow_download: bool = False,
         margin: int = 0,
         batch_size: int = 32,
+        device: str = AUTO,
     ) -> None:
         path = facenet_weights_path(weights_path)
         if not path.is_file():
@@ -239,7 +246,8 @@ class FacenetEmbedder:
         self.weights_path = path
         self.margin = int(margin)
         self.batch_size = int(batch_size)
-        self._model = model.eval()
+        self.device = resolve_device(device)
+        self._model = model.eval().to(self.device)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         self.version = (
             f"facenet-pytorch {metadata.version('facenet-pytorch')}; InceptionResnetV1; "
@@ -261,7 +269,7 @@ class FacenetEmbedder:
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
                 batch = torch.stack(crops[start : start + self.batch_size])
-                rows.append(self._model(batch).numpy())
+                rows.append(self._model(batch.to(self.device)).cpu().numpy())
         return l2_normalize(np.concatenate(rows))
 
 

@@ -276,6 +276,22 @@ def test_cli_runs_and_checks_are_in_the_instance_the_ui_reads(runs: Runs) -> Non
         assert record.status.value == "SUCCEEDED", check
 
 
+def test_the_run_says_where_the_face_models_ran(runs: Runs) -> None:
+    """The run's output and the face step's metadata name the device (a GPU where PyTorch sees
+    one, else the CPU: faces.devices)."""
+    import torch
+
+    where = "cuda" if torch.cuda.is_available() else "cpu"
+    assert any(m.startswith("detector ") and m.endswith(f" on {where}") for m in runs.full.models)
+    assert any(m.startswith("embedder dlib on " + where) for m in runs.full.models)
+    records = (
+        _instance(runs).fetch_materializations(dg.AssetKey("face_embeddings"), limit=100).records
+    )
+    metadata = [r.asset_materialization.metadata for r in records]
+    detected = [m for m in metadata if "detector" in m]  # a failed video's partition detects none
+    assert detected and all(m["device"].value.startswith(where) for m in detected)
+
+
 def test_faces_of_an_older_embedder_version_are_embedded_again(runs: Runs, tmp_path: Path) -> None:
     """A lake whose faces were embedded by an older version of the same embedder (another
     vector space) gets only its face stages run again, and the same influencers."""

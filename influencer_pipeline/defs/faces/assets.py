@@ -88,6 +88,7 @@ def face_embeddings(
                 {
                     "embedder_version": face_models.face_embedder.version,
                     "detector": face_models.detector.version,
+                    "device": str(face_models.detector.device),
                 }
                 if keys
                 else {}
