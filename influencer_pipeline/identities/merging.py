@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.cluster.hierarchy import DisjointSet
 
 from influencer_pipeline.identities.cluster_config import ClusterConfig
 from influencer_pipeline.identities.space import Space
@@ -68,29 +69,23 @@ def merge_clusters(
     pairs = clear_nearest(graph, part, limit, config.merge_margin)
     rows = np.argsort(part, kind="stable")
     start = np.searchsorted(part[rows], np.arange(part.max() + 2))
-    members = {c: rows[start[c] : start[c + 1]] for c in {c for pair in pairs for c in pair}}
-    root = {c: c for c in members}
-
-    def find(c: int) -> int:
-        while root[c] != c:
-            root[c] = root[root[c]]
-            c = root[c]
-        return c
-
-    joined: set[int] = set()
+    tried = sorted({c for pair in pairs for c in pair})
+    members = {c: rows[start[c] : start[c + 1]] for c in tried}  # by each set's current root
+    sets = DisjointSet(tried)
     for a, b in pairs:
-        ra, rb = find(a), find(b)
+        ra, rb = sets[a], sets[b]
         if ra == rb:
             continue
         union = np.sort(np.concatenate([members[ra], members[rb]]))
         size_limit = config.limit(len(union), bags=space.on_bags(union))
         to_medoid, rms, _ = space.spread(union)
         if to_medoid.max() <= size_limit and rms.max() <= size_limit:
-            keep, gone = min(ra, rb), max(ra, rb)
-            root[gone], members[keep] = keep, union
-            del members[gone]
-            joined.discard(gone)
-            joined.add(keep)
-    for c in joined:
-        part[members[c]] = c
-    return part, [members[c] for c in sorted(joined)]
+            sets.merge(ra, rb)
+            members[sets[ra]] = union
+            members.pop(rb if sets[ra] == ra else ra)
+    merged = sorted(
+        (min(group), members[sets[min(group)]]) for group in sets.subsets() if len(group) > 1
+    )
+    for number, rows_of in merged:
+        part[rows_of] = number
+    return part, [rows_of for _, rows_of in merged]

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.cluster.hierarchy import DisjointSet
 
 from influencer_pipeline.lake_schema import DUPLICATE_GROUPS, empty_frame
 from influencer_pipeline.media.dedup_index import IndexConfig, candidate_pairs, close_pairs
@@ -134,23 +135,13 @@ class _Verifier:
 
 
 def _components(nodes: set[int], edges: list[tuple[int, int]]) -> list[list[int]]:
-    parent = {n: n for n in nodes}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    """The connected groups of ``nodes`` (edges to other nodes ignored), each sorted, ordered by
+    their smallest node."""
+    sets = DisjointSet(sorted(nodes))
     for u, v in edges:
-        if u in parent and v in parent:
-            ru, rv = find(u), find(v)
-            if ru != rv:
-                parent[max(ru, rv)] = min(ru, rv)
-    groups: dict[int, list[int]] = {}
-    for n in sorted(nodes):
-        groups.setdefault(find(n), []).append(n)
-    return list(groups.values())
+        if u in sets and v in sets:
+            sets.merge(u, v)
+    return sorted((sorted(group) for group in sets.subsets()), key=lambda group: group[0])
 
 
 def _number(value: float) -> float:
