@@ -95,9 +95,12 @@ def main_threshold() -> str:
     return "link_threshold" if USE_TRACK_FACES else "identity_threshold"
 
 
-def recluster(lake: Path, demo: Path, threshold: float, embedder: str = "dlib") -> dict:
+def recluster(
+    lake: Path, demo: Path, threshold: float, embedder: str = "dlib", **settings: Any
+) -> dict:
     """The face figures with the dominant faces re-clustered as the asset does, with its main
-    threshold (``main_threshold``) set to ``threshold``."""
+    threshold (``main_threshold``) set to ``threshold`` (other ``ClusterConfig`` ``settings``
+    changed too when given)."""
     faces = lake_io.read_parquet_many(sorted((lake / "video_faces").glob("*.parquet")))
     groups = lake_io.read_parquet(lake / "duplicate_groups.parquet")
     influencers = lake_io.read_parquet(lake / "video_influencers.parquet")
@@ -108,6 +111,7 @@ def recluster(lake: Path, demo: Path, threshold: float, embedder: str = "dlib") 
         "identity_threshold": calibration.identity_threshold,
         "link_threshold": calibration.link_threshold,
         main_threshold(): threshold,
+        **settings,
     }
     config = ClusterConfig(**values)
     bags = main_threshold() == "link_threshold"

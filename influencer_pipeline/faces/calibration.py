@@ -16,11 +16,11 @@ embedder name. Distances are Euclidean between L2-normalised embeddings.
   default``) for the mirror-averaged descriptors (``faces.dlib_descriptor``, session 9): the
   largest value of the curve with no wrong merge on any (BCubed P/R at 0.35: 1.000/0.762,
   1.000/1.000, 1.000/1.000; 0.36 merges two people of the development demo). Kept in session 10
-  with the clear-nearest merge (``identities.merging``): development 1.000/0.848, default and
-  tiny 1.000/1.000, first wrong merge still at 0.36. On the validation fold, reported only: P/R
-  1.000/0.946 (session 9's mutual merge: 1.000/0.929; as-seen descriptors at the earlier 0.345:
-  1.000/0.906); ``benchmarks/RESULTS.md``, sessions 9-10. The earlier values: 0.40 measured on
-  the photos of all people before the folds, 0.345 on the development demos with as-seen
+  with the merge into the only cluster in reach (``identities.merging``): development 1.000/0.848,
+  default and tiny 1.000/1.000, first wrong merge still at 0.36. On the validation fold, reported
+  only: P/R 1.000/0.946 (session 9's mutual merge: 1.000/0.929; as-seen descriptors at the earlier
+  0.345: 1.000/0.906); ``benchmarks/RESULTS.md``, sessions 9-10. The earlier values: 0.40 measured
+  on the photos of all people before the folds, 0.345 on the development demos with as-seen
   descriptors.
   ``link_threshold`` 0.42 is the same limit on video-to-video distances over best-matching faces
   (``identities.video_links``; used when the asset compares bags of faces, off by default:

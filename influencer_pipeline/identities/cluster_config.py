@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ALGORITHMS = (
@@ -61,24 +62,26 @@ class ClusterConfig:
         on that candidate (benchmarks/identity_scale.py, 100k): 9 s, final BCubed P/R
         0.968/0.748; splitting it by "leaf" with epsilon 0.3 instead only peeled its noise off,
         one HDBSCAN run (~10 s) at a time (hours); "leaf" without epsilon: 12 s, P/R 0.970/0.607.
-    merge_verified: merge each verified cluster into its clearly nearest cluster (shortest
-        kNN-graph link; ``merge_margin``) when their union passes the identity rule
-        (``identities.merging``; ``graph="knn"`` only), shortest link first. Session 10 replaced
-        session 6's "each other's nearest only": one person's lone video made from another photo
-        stayed apart whenever that person's cluster had a look-alike nearer than the video.
-        BCubed P/R at dlib 0.35, mutual -> clearly nearest: development demo 1.000/0.762 ->
-        1.000/0.848, default demo 1.000/1.000 both, validation demo (reported, not tuned on)
-        1.000/0.929 -> 1.000/0.946; synthetic (``benchmarks/clustering.py``, seed 0) 10k
-        0.9942/0.7313 -> 0.9931/0.7372 and 100k 0.9872/0.7003 -> 0.9840/0.7199 at 0.35, 10k
-        0.9573/0.8121 -> 0.9454/0.8569 at 0.40; the 595 real photos of ``shared/faces`` (one
-        photo = one video, ``--faces``) 1.000/0.808 -> 0.9975/0.814 at 0.35 (one photo of a
-        singer joins a look-alike singer's three), 0.9565/0.904 -> 0.9578/0.922 at 0.40.
-    merge_margin: 1.05: a cluster's nearest is clear when its next shortest link to another
-        cluster is at least this many times longer. Among look-alikes the nearest is a coin
-        toss: on synthetic 10k at 0.35 the joins that mixed people had ratios mostly under 1.05
-        (13 of 23) and the pure ones mostly above (55 of 68). The largest of 1.00 / 1.05 / 1.10
-        / 1.15 that keeps the development demo's recall (0.848; 1.10: 0.815); without the
-        margin synthetic 10k precision at 0.35 was 0.9915.
+    merge_verified: merge each verified cluster into its nearest cluster (shortest kNN-graph
+        link) when that is the only cluster within the identity limit (``merge_margin``) and
+        their union passes the identity rule (``identities.merging``; ``graph="knn"`` only),
+        shortest link first. Session 10 replaced session 6's "each other's nearest only": one
+        person's lone video made from another photo stayed apart whenever that person's cluster
+        had a look-alike nearer than the video. BCubed P/R at dlib 0.35, mutual -> now:
+        development demo 1.000/0.762 -> 1.000/0.848, default demo 1.000/1.000 both, validation
+        demo (reported, not tuned on) 1.000/0.929 -> 1.000/0.946; synthetic
+        (``benchmarks/clustering.py``, seed 0) 10k 0.9942/0.7313 -> 0.9943/0.7353 at 0.35 and
+        0.9573/0.8121 -> 0.9632/0.8264 at 0.40; the 595 real photos of ``shared/faces`` (one
+        photo = one video, ``--faces``) 1.000/0.808 -> 1.000/0.808 at 0.35, 0.9565/0.904 ->
+        0.9756/0.895 at 0.40.
+    merge_margin: inf: a cluster's nearest is clear when its next link to another cluster
+        within the limit is this many times longer; infinite = there is no other.
+        ``benchmarks/merge_margin.py``: the development demo keeps its recall (0.848) at every
+        margin from 1.00 to infinite; synthetic 10k precision at 0.35 rises with the margin
+        (0.9915 at 1.00, 0.9931 at 1.05, 0.9941 at 1.10, 0.9943 from 1.15 on), and on the real
+        photos at 0.35 a finite 1.05 let one photo of a singer join three of a look-alike
+        singer (P 0.9975), infinite does not. The largest margin that keeps the development
+        recall, so infinite.
     """
 
     identity_threshold: float = 0.40
@@ -96,7 +99,7 @@ class ClusterConfig:
     n_jobs: int = 2
     max_exact_size: int = 4000
     merge_verified: bool = True
-    merge_margin: float = 1.05
+    merge_margin: float = math.inf
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work, with the setting's name in the message."""

@@ -39,11 +39,11 @@ Steps of :func:`cluster_identities`:
    singletons.
 4. Merge (``identities.merging``, ``merge_verified``): verification only splits, and
    excess-of-mass selection can leave one person in tight clusters (videos made from several
-   photos) further apart than the epsilon merge. A verified cluster joins its clearly nearest
-   cluster (shortest kNN-graph link, the next one ``merge_margin`` longer) when their union
-   passes the same identity rule, shortest link first; a grown cluster is judged whole again,
-   so a merge is never looser than what verification accepts and a chain stops where the
-   whole fails.
+   photos) further apart than the epsilon merge. A verified cluster joins its nearest cluster
+   (shortest kNN-graph link) when that is the only cluster within the limit (``merge_margin``)
+   and their union passes the same identity rule, shortest link first; a grown cluster is
+   judged whole again, so a merge is never looser than what verification accepts and a chain
+   stops where the whole fails.
 5. Keys: ``cluster_key`` is the smallest member ``video_id`` (deterministic, order-free);
    ``cluster_label`` numbers the multi-video clusters 0.. in ``cluster_key`` order and is -1
    for every singleton; ``hdbscan_label`` is the candidate label from step 2 (-1 = noise) and

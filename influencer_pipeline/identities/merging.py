@@ -1,17 +1,17 @@
-"""Merge a verified identity cluster into its clearly nearest cluster when the union passes.
+"""Merge a verified identity cluster into its nearest cluster when that is the only one in reach.
 
 HDBSCAN's excess-of-mass selection can cut one person into tight sub-clusters (videos made from
 several photos, lightings) that the epsilon merge leaves apart, and verification only ever
 splits. Every verified cluster's *nearest* cluster is the one at its shortest link in the kNN
-distance graph (within the identity limit); it is *clearly* nearest when the cluster's next
-shortest link to any other cluster is at least ``merge_margin`` times longer (a ratio test, as
-for ambiguous feature matches: among look-alikes the nearest is a coin toss). The pairs
-(cluster, its clearly nearest) are taken shortest link first; the two clusters they belong to
-*now* join when their union passes the identity rule that accepted each of them
-(``identities.space``: every member within the limit of the medoid, RMS within the limit; two
-videos within ``pair_ratio`` of it). A grown cluster is judged whole again at each later pair,
-so a chain A - B - C joins only as far as the whole passes: a merge is never looser than what
-verification accepts.
+distance graph within the identity limit; it is *clear* when the cluster's next shortest link to
+any other cluster within the limit is at least ``merge_margin`` times longer, by default
+infinitely (the nearest must be the only cluster in reach: among look-alikes the nearest is a
+coin toss). The pairs (cluster, its clear nearest) are taken shortest link first; the two
+clusters they belong to *now* join when their union passes the identity rule that accepted each
+of them (``identities.space``: every member within the limit of the medoid, RMS within the
+limit; two videos within ``pair_ratio`` of it). A grown cluster is judged whole again at each
+later pair, so a chain A - B - C joins only as far as the whole passes: a merge is never looser
+than what verification accepts.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def clear_nearest(
     nxt = np.full(len(starts), np.inf)
     has_next = starts + 1 < np.r_[starts[1:], len(ends)]
     nxt[has_next] = links[starts[has_next] + 1]
-    clear = nxt >= margin * links[starts]
+    with np.errstate(invalid="ignore"):  # an infinite margin times a zero link
+        clear = ~has_next | (nxt >= margin * links[starts])
     chosen = starts[clear]
     order = np.lexsort((others[chosen], ends[chosen], links[chosen]))
     return [(int(ends[k]), int(others[k])) for k in chosen[order]]

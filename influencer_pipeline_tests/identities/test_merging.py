@@ -96,11 +96,15 @@ def test_a_lone_video_joins_its_clearly_nearest_cluster() -> None:
     assert alone[3] == "v03"  # what HDBSCAN and verification give alone
 
 
-def test_a_cluster_torn_between_two_joins_neither() -> None:
-    """Cluster 0's links: 1 at 0.30, 2 at 0.31 (under 5 % longer): its nearest is a coin toss.
-    Clusters 1 and 2 each have cluster 0 only: their nearest is clear."""
-    rows, cols, dist = [0, 0], [1, 2], [0.30, 0.31]
-    graph = sparse.coo_matrix((dist, (rows, cols)), shape=(3, 3)).tocsr()
-    part = np.array([0, 1, 2])
+def test_a_cluster_with_two_in_reach_joins_neither() -> None:
+    """Cluster 0's links: 1 at 0.30, 2 at 0.31: two clusters in reach, its nearest is a coin
+    toss. Clusters 1 and 2 each reach cluster 0 only: their nearest is clear. A link beyond the
+    limit (0 - 3 at 0.5) does not count."""
+    rows, cols, dist = [0, 0, 0], [1, 2, 3], [0.30, 0.31, 0.5]
+    graph = sparse.coo_matrix((dist, (rows, cols)), shape=(4, 4)).tocsr()
+    part = np.array([0, 1, 2, 3])
+    default = ClusterConfig().merge_margin
+    assert clear_nearest(graph, part, limit=0.35, margin=default) == [(1, 0), (2, 0)]
     assert clear_nearest(graph, part, limit=0.35, margin=1.05) == [(1, 0), (2, 0)]
     assert clear_nearest(graph, part, limit=0.35, margin=1.0) == [(0, 1), (1, 0), (2, 0)]
+    assert clear_nearest(graph, part, limit=0.6, margin=1.5) == [(1, 0), (2, 0), (3, 0)]
