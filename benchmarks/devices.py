@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +28,8 @@ from PIL import Image
 
 from influencer_pipeline.faces.detection import Detection, FaceDetector
 from influencer_pipeline.faces.dlib_resnet import DlibResNet
+
+T = TypeVar("T")
 
 
 def load_frames(folder: Path, limit: int) -> list[np.ndarray]:
@@ -45,20 +49,27 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
+def _best(device: str, call: Callable[[], T], repeats: int) -> tuple[float, T]:
+    """(best wall seconds of ``call`` over ``repeats`` runs, synchronised on ``device``, the
+    last result); the caller warms up first."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        _sync(device)
+        started = time.perf_counter()
+        result = call()
+        _sync(device)
+        best = min(best, time.perf_counter() - started)
+    return best, result  # type: ignore[return-value]
+
+
 def time_detection(
     device: str, frames: list[np.ndarray], repeats: int = 2
 ) -> tuple[float, list[list[Detection]]]:
     """(best seconds per frame over ``repeats`` runs after a warm-up, the detections)."""
     detector = FaceDetector(device=device, batch_size=16)
     detector.detect(frames[:16])
-    best, found = float("inf"), []
-    for _ in range(repeats):
-        _sync(device)
-        started = time.perf_counter()
-        found = detector.detect(frames)
-        _sync(device)
-        best = min(best, time.perf_counter() - started)
-    return best / len(frames), found
+    seconds, found = _best(device, lambda: detector.detect(frames), repeats)
+    return seconds / len(frames), found
 
 
 def box_agreement(
@@ -91,7 +102,7 @@ def cut_chips(frames: list[np.ndarray], found: list[list[Detection]]) -> np.ndar
 
 
 def model_file() -> Path:
-    """dlib's ResNet model file, from the models package or beside the chips."""
+    """dlib's ResNet model file, from the installed models package (``--model`` elsewhere)."""
     from influencer_pipeline.faces.dlib_descriptor import DLIB_FACE_MODEL, dlib_models_dir
 
     return dlib_models_dir() / DLIB_FACE_MODEL
@@ -103,14 +114,8 @@ def time_network(
     """(best seconds per face, raw descriptors) of the ResNet on ``device``."""
     network = DlibResNet.from_file(path, device)
     network.describe(chips[:batch_size], batch_size)
-    best, vectors = float("inf"), np.zeros(0)
-    for _ in range(repeats):
-        _sync(device)
-        started = time.perf_counter()
-        vectors = network.describe(chips, batch_size)
-        _sync(device)
-        best = min(best, time.perf_counter() - started)
-    return best / len(chips), vectors
+    seconds, vectors = _best(device, lambda: network.describe(chips, batch_size), repeats)
+    return seconds / len(chips), vectors
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,14 +28,6 @@ from influencer_pipeline.identities.clustering import (
 from influencer_tools.evaluation.metrics import bcubed
 
 
-def demo_folder(lake: Path) -> Path:
-    """The demo folder whose videos the lake's catalog names (the truth lives there)."""
-    from influencer_pipeline import lake as lake_io
-
-    url = str(lake_io.read_parquet(lake / "video_catalog.parquet")["video_url"].iloc[0])
-    return Path(url.removeprefix("file://")).parent.parent
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="accuracy.py's --work folder")
@@ -49,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     for margin in args.margins:
         cells = []
         for name in args.demos:
-            lake = args.work / f"faces_{name}" / "lake"
-            scores = recluster(lake, demo_folder(lake), threshold, merge_margin=margin)
+            folder = args.work / f"faces_{name}"  # accuracy.py's layout
+            scores = recluster(folder / "lake", folder / "demo", threshold, merge_margin=margin)
             p, r, _ = scores["bcubed"]
             cells.append(f"{name} {p:.3f} / {r:.3f}")
         if synthetic is not None:

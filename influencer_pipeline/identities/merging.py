@@ -70,23 +70,20 @@ def merge_clusters(
     pairs = clear_nearest(graph, part, limit, config.merge_margin)
     rows = np.argsort(part, kind="stable")
     start = np.searchsorted(part[rows], np.arange(part.max() + 2))
-    tried = sorted({c for pair in pairs for c in pair})
-    members = {c: rows[start[c] : start[c + 1]] for c in tried}  # by each set's current root
-    sets = DisjointSet(tried)
+
+    def rows_of(clusters: set[int]) -> np.ndarray:
+        return np.sort(np.concatenate([rows[start[c] : start[c + 1]] for c in clusters]))
+
+    sets = DisjointSet(sorted({c for pair in pairs for c in pair}))
     for a, b in pairs:
-        ra, rb = sets[a], sets[b]
-        if ra == rb:
+        if sets.connected(a, b):
             continue
-        union = np.sort(np.concatenate([members[ra], members[rb]]))
+        union = rows_of(sets.subset(a) | sets.subset(b))
         size_limit = config.limit(len(union), bags=space.on_bags(union))
         to_medoid, rms, _ = space.spread(union)
         if to_medoid.max() <= size_limit and rms.max() <= size_limit:
-            sets.merge(ra, rb)
-            members[sets[ra]] = union
-            members.pop(rb if sets[ra] == ra else ra)
-    merged = sorted(
-        (min(group), members[sets[min(group)]]) for group in sets.subsets() if len(group) > 1
-    )
-    for number, rows_of in merged:
-        part[rows_of] = number
-    return part, [rows_of for _, rows_of in merged]
+            sets.merge(a, b)
+    merged = sorted((min(group), rows_of(group)) for group in sets.subsets() if len(group) > 1)
+    for number, members in merged:
+        part[members] = number
+    return part, [members for _, members in merged]
