@@ -108,15 +108,22 @@ def speed_config(n_videos: int) -> Any:
 
     The default demo's mix: ~60 % of creators with a face, re-uploads ~10 % of the files; a
     creator has 3-6 videos (4.5 on average) and the extras (exact copy, duplicate row, second
-    cut, look-alike outros) add a few files.
+    cut, look-alike outros) add a few files. The validation fold has 20 people and its brand
+    pool a fixed number of outro designs: beyond those, creators get more videos each.
     """
     from influencer_tools.demo.config import DemoConfig
+    from influencer_tools.demo.outros import BRAND_POOLS
 
     creators = max(3.0, n_videos * 0.9 / 4.5)
+    face = min(20, max(2, round(0.6 * creators)))
+    faceless = min(len(BRAND_POOLS["validation"][0]), max(1, round(0.4 * creators)))
+    mean = n_videos * 0.9 / (face + faceless)  # videos a creator needs on average
+    per_creator = (3, 6) if mean <= 4.5 else (3, max(6, round(2 * mean - 3)))
     return DemoConfig(
         seed=SEED,
-        n_face_influencers=min(20, max(2, round(0.6 * creators))),  # the fold has 20 people
-        n_faceless_creators=max(1, round(0.4 * creators)),
+        n_face_influencers=face,
+        n_faceless_creators=faceless,
+        videos_per_influencer=per_creator,
         n_reuploads=max(1, round(0.1 * n_videos)),
         identities="validation",
         brand_pool="validation",

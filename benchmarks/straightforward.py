@@ -6,8 +6,9 @@ Per video (``straightforward_video``):
 
 - decode with PyAV from the start and keep one frame every 0.5 s (2 fps), converted to RGB at a
   size whose long side is 640 px (``frame.to_ndarray(width=, height=)``);
-- MTCNN (facenet-pytorch, through the project's ``FaceDetector``) at facenet-pytorch's smallest
-  face, 20 px, with no floor relative to the frame height, on those frames, one batch per video;
+- MTCNN as facenet-pytorch ships it (``MTCNN.detect``, ``PlainMTCNN``) at its smallest face,
+  20 px, with no floor relative to the frame height, on those frames, one batch per video (not
+  the project's ``FaceDetector``, whose cascade is faster for the same faces);
 - EVERY detected face embedded with the embedder the pipeline used (the project's
   ``make_embedder``: dlib descriptor or FaceNet), no quality gate, no skipping; dlib's
   descriptor as the dlib wheel computes it (``runtime="dlib"``: what a script calling dlib or
@@ -104,6 +105,39 @@ def dominant_embedding(
     return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
 
 
+class PlainMTCNN:
+    """facenet-pytorch's ``MTCNN.detect`` as a script calls it, its boxes as ``Detection``s."""
+
+    def __init__(self, min_face_size: int = 20) -> None:
+        from facenet_pytorch import MTCNN
+
+        self.mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device="cpu")
+
+    def detect(self, frames: list[np.ndarray], batch_size: int = 1) -> list[list[object]]:
+        """One list of detections per frame (all frames are one size: one batch)."""
+        from influencer_pipeline.faces.detection import Detection
+
+        boxes, scores, points = self.mtcnn.detect(np.stack(frames), landmarks=True)
+        found: list[list[object]] = []
+        for frame, frame_boxes, frame_scores, frame_points in zip(
+            frames, boxes, scores, points, strict=True
+        ):
+            h, w = frame.shape[:2]
+            detections = []
+            if frame_boxes is None:  # no face: facenet-pytorch gives None (and scores [None])
+                found.append(detections)
+                continue
+            for box, score, marks in zip(frame_boxes, frame_scores, frame_points, strict=True):
+                x1, x2 = np.clip([box[0], box[2]], 0.0, w)
+                y1, y2 = np.clip([box[1], box[3]], 0.0, h)
+                if x2 > x1 and y2 > y1:
+                    clipped = (float(x1), float(y1), float(x2), float(y2))
+                    landmarks = np.asarray(marks, np.float32)
+                    detections.append(Detection(clipped, float(score), landmarks))
+            found.append(detections)
+        return found
+
+
 def straightforward_video(
     video_id: str, url: str, path: Path, models: tuple[object, object], distance: float
 ) -> StraightVideo:
@@ -189,12 +223,11 @@ def sheet_videos(sheet: Path) -> list[tuple[str, str, Path]]:
 def run(sheet: Path, out: Path, embedder_name: str, dlib_runtime: str = "dlib") -> None:
     """The whole script: every video of ``sheet``, then clustering; results into ``out``."""
     from influencer_pipeline.faces.calibration import calibration_for
-    from influencer_pipeline.faces.detection import FaceDetector
     from influencer_pipeline.faces.embedders import make_embedder
 
     started = time.perf_counter()
     options = {"runtime": dlib_runtime, "mirrored": False} if embedder_name == "dlib" else {}
-    detector, embedder = FaceDetector(min_rel_height=0.0), make_embedder(embedder_name, **options)
+    detector, embedder = PlainMTCNN(), make_embedder(embedder_name, **options)
     distance = calibration_for(embedder.name).track_distance
     setup_s = time.perf_counter() - started
     videos = [

@@ -24,6 +24,8 @@ from influencer_pipeline.media.frames import (
 from influencer_pipeline.media.phash import hash_image
 from influencer_pipeline_tests.conftest import gradient_frames
 
+B_PICTURE = 3  # FFmpeg's AV_PICTURE_TYPE_B (PyAV gives the number)
+
 
 def _times(result, role: str) -> list[float]:
     return [f.timestamp_s for f in result.frames if f.role == role]
@@ -66,6 +68,24 @@ def test_sampled_pixels_equal_a_sequential_decode(make_video) -> None:
         }
     for frame in result.frames:
         assert np.array_equal(frame.rgb, by_time[round(frame.timestamp_s, 3)])
+
+
+def test_one_gop_with_b_frames_skips_unreferenced_pictures_and_keeps_the_pixels(
+    tmp_path: Path,
+) -> None:
+    # one keyframe for 8 s (as the demo's and many uploads' encoders write): every target lies
+    # in the same GOP, so only pictures nothing refers to can be left undecoded
+    path = write_video(tmp_path / "onegop.mp4", gradient_frames(200, 96, 160), fps=25, gop=200)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        decoded = list(container.decode(stream))
+    assert sum(int(f.pict_type) == B_PICTURE for f in decoded) > 50  # the encoder wrote B-frames
+    by_time = {round(float(f.time), 3): f.to_ndarray(format="rgb24") for f in decoded}
+    result = sample_frames(path, SamplingConfig())
+    assert result.keyframes == 1 and result.packets == 200
+    for frame in result.frames:
+        assert np.array_equal(frame.rgb, by_time[round(frame.timestamp_s, 3)])
+    assert result.frames_decoded < 150  # measured: 200 decoded before non-reference skipping
 
 
 def test_long_videos_spread_body_frames_evenly(tmp_path: Path) -> None:

@@ -1,0 +1,123 @@
+"""MTCNN's cascade with batched crops: the same crops and detections as facenet-pytorch's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from facenet_pytorch import MTCNN
+from facenet_pytorch.models.utils.detect_face import detect_face
+from PIL import Image
+from torch.nn.functional import interpolate
+
+from influencer_pipeline.faces.mtcnn_cascade import (
+    StridedMaxPool,
+    area_crops,
+    area_resize,
+    detect_batch,
+    integral_image,
+    use_strided_pools,
+)
+
+THRESHOLDS = [0.6, 0.7, 0.7]
+FACTOR = 0.709
+
+
+def _torch_area(frame: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], size: int):
+    crop = torch.from_numpy(frame).permute(2, 0, 1).float()[None, :, slice(*rows), slice(*cols)]
+    return interpolate(crop, size=(size, size), mode="area")[0]
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_area_crops_are_torchs_area_resampling_bit_for_bit(size: int) -> None:
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 256, size=(2, 181, 97, 3), dtype=np.uint8)
+    boxes = [(0, 181, 0, 97), (0, 1, 0, 1), (180, 181, 3, 40), (5, 60, 96, 97), (17, 150, 20, 90)]
+    boxes += [
+        tuple(sorted(rng.integers(0, 182, 2))) + tuple(sorted(rng.integers(0, 98, 2)))
+        for _ in range(40)
+    ]
+    boxes = [b for b in boxes if b[1] > b[0] and b[3] > b[2]]
+    frame_of = np.arange(len(boxes)) % 2
+    box = np.asarray(boxes)
+    tables = [integral_image(f) for f in frames]
+    got = area_crops(tables, frame_of, (box[:, 0], box[:, 1]), (box[:, 2], box[:, 3]), size)
+    for i, (r0, r1, c0, c1) in enumerate(boxes):
+        want = _torch_area(frames[frame_of[i]], (r0, r1), (c0, c1), size)
+        assert torch.equal(got[i], want), f"box {boxes[i]}"
+
+
+@pytest.mark.parametrize("shape", [(640, 360), (426, 426), (359, 640), (97, 61)])
+def test_area_resize_is_torchs_pyramid_level_in_values_and_layout(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, size=(3, *shape, 3), dtype=np.uint8)
+    batch = torch.as_tensor(frames).permute(0, 3, 1, 2).float()  # as MTCNN builds it
+    tables = [integral_image(f) for f in frames]
+    h, w = shape
+    for rows in range(8, h // 2, 11):
+        size = (rows, max(8, round(rows * w / h)))
+        want = interpolate(batch, size=size, mode="area")
+        got = area_resize(tables, size)
+        assert torch.equal(got, want), size
+        assert got.stride() == want.stride(), size  # P-net's convolution depends on it
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 2)])
+def test_strided_max_pool_is_ceil_mode_max_pooling(kernel: int, stride: int) -> None:
+    generator = torch.Generator().manual_seed(5)
+    pool = torch.nn.MaxPool2d(kernel, stride, ceil_mode=True)
+    for h in range(kernel, 30):
+        for w in (kernel, kernel + 1, 22, 23):
+            x = torch.randn(2, 4, h, w, generator=generator)
+            assert torch.equal(StridedMaxPool(kernel, stride)(x), pool(x)), (h, w)
+
+
+def test_every_mtcnn_pool_is_swapped() -> None:
+    mtcnn = MTCNN(device="cpu")
+    assert use_strided_pools(mtcnn.pnet, mtcnn.rnet, mtcnn.onet) == 6  # 1 + 2 + 3
+    pools = [m for m in mtcnn.modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert pools == []
+
+
+def _real_frames(shared: Path) -> list[np.ndarray]:
+    """Frames of shared/real_ads and a group photo, each batch one size as the pipeline's are."""
+    paths = sorted((shared / "real_ads").glob("v0[0-5]/*.jpg"))[::3]
+    paths += sorted((shared / "group_photos").glob("*.jpg"))[:2]
+    frames = []
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((640, 640))
+        frames.append(np.asarray(image.resize((360, 640)) if image.height > image.width else image))
+    return frames
+
+
+def test_the_cascade_finds_what_detect_face_finds(shared_dir: Path) -> None:
+    plain, fast = MTCNN(device="cpu"), MTCNN(device="cpu")
+    nets = (plain.pnet, plain.rnet, plain.onet)
+    fast_nets = (fast.pnet, fast.rnet, fast.onet)
+    use_strided_pools(*fast_nets)
+    by_size: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for frame in _real_frames(shared_dir):
+        by_size.setdefault(frame.shape, []).append(frame)
+    faces = 0
+    with torch.inference_mode():
+        for frames in by_size.values():
+            for start in range(0, len(frames), 8):
+                batch = np.stack(frames[start : start + 8])
+                for minsize in (20, 25.6 / 0.709):
+                    want = detect_face(batch, minsize, *nets, THRESHOLDS, FACTOR, "cpu")
+                    got = detect_batch(
+                        batch, minsize, fast_nets,
+                        thresholds=THRESHOLDS, factor=FACTOR, device=torch.device("cpu"),
+                    )  # fmt: skip
+                    for want_boxes, want_points, boxes, points in zip(*want, *got, strict=True):
+                        expected = np.asarray(want_boxes, dtype=np.float32).reshape(-1, 5)
+                        assert np.array_equal(expected, boxes.reshape(-1, 5))
+                        assert np.array_equal(
+                            np.asarray(want_points, dtype=np.float32).reshape(-1, 5, 2),
+                            points.reshape(-1, 5, 2),
+                        )
+                        faces += len(boxes)
+    assert faces > 20  # the frames hold faces: the comparison is not of empty lists
