@@ -115,26 +115,19 @@ class PlainMTCNN:
 
     def detect(self, frames: list[np.ndarray], batch_size: int = 1) -> list[list[object]]:
         """One list of detections per frame (all frames are one size: one batch)."""
-        from influencer_pipeline.faces.detection import Detection
+        from influencer_pipeline.faces.detection import detections_in_image
 
         boxes, scores, points = self.mtcnn.detect(np.stack(frames), landmarks=True)
         found: list[list[object]] = []
         for frame, frame_boxes, frame_scores, frame_points in zip(
             frames, boxes, scores, points, strict=True
         ):
-            h, w = frame.shape[:2]
-            detections = []
             if frame_boxes is None:  # no face: facenet-pytorch gives None (and scores [None])
-                found.append(detections)
+                found.append([])
                 continue
-            for box, score, marks in zip(frame_boxes, frame_scores, frame_points, strict=True):
-                x1, x2 = np.clip([box[0], box[2]], 0.0, w)
-                y1, y2 = np.clip([box[1], box[3]], 0.0, h)
-                if x2 > x1 and y2 > y1:
-                    clipped = (float(x1), float(y1), float(x2), float(y2))
-                    landmarks = np.asarray(marks, np.float32)
-                    detections.append(Detection(clipped, float(score), landmarks))
-            found.append(detections)
+            h, w = frame.shape[:2]
+            marks = np.asarray(frame_points, dtype=np.float32)
+            found.append(detections_in_image(frame_boxes, frame_scores, marks, w, h))
         return found
 
 

@@ -108,6 +108,23 @@ def to_rgb(image: np.ndarray | Image.Image) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def detections_in_image(
+    boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray, width: int, height: int
+) -> list[Detection]:
+    """MTCNN's boxes (x1, y1, x2, y2), scores and 5 x 2 landmarks of one image as ``Detection``s:
+    boxes clipped to the image, those wholly outside it dropped, best score first."""
+    found = []
+    for box, score, marks in zip(boxes, scores, landmarks, strict=True):
+        x1, x2 = np.clip([box[0], box[2]], 0.0, width)
+        y1, y2 = np.clip([box[1], box[3]], 0.0, height)
+        if x2 <= x1 or y2 <= y1:  # entirely outside the image: not a face in it
+            continue
+        clipped = (float(x1), float(y1), float(x2), float(y2))
+        found.append(Detection(box=clipped, score=float(score), landmarks=marks.copy()))
+    found.sort(key=lambda d: d.score, reverse=True)
+    return found
+
+
 class FaceDetector:
     """MTCNN face detector, loaded once (on ``device``: ``faces.devices``) and reused for every
     batch of frames."""
@@ -202,26 +219,7 @@ class FaceDetector:
             )  # fmt: skip
         out: list[list[Detection]] = []
         for image_boxes, image_points in zip(boxes, points, strict=True):
-            found_boxes = np.asarray(image_boxes, dtype=np.float64)
-            if found_boxes.size == 0:
-                out.append([])
-                continue
-            box_array = found_boxes.reshape(-1, 5)[:, :4]
-            prob_array = found_boxes.reshape(-1, 5)[:, 4]
-            point_array = np.asarray(image_points, dtype=np.float32).reshape(-1, 5, 2)
-            found = []
-            for box, prob, landmarks in zip(box_array, prob_array, point_array, strict=True):
-                x1, x2 = np.clip([box[0], box[2]], 0.0, width)
-                y1, y2 = np.clip([box[1], box[3]], 0.0, height)
-                if x2 <= x1 or y2 <= y1:  # entirely outside the image: not a face in it
-                    continue
-                found.append(
-                    Detection(
-                        box=(float(x1), float(y1), float(x2), float(y2)),
-                        score=float(prob),
-                        landmarks=landmarks.copy(),
-                    )
-                )
-            found.sort(key=lambda d: d.score, reverse=True)
-            out.append(found)
+            found = np.asarray(image_boxes, dtype=np.float64).reshape(-1, 5)
+            marks = np.asarray(image_points, dtype=np.float32).reshape(-1, 5, 2)
+            out.append(detections_in_image(found[:, :4], found[:, 4], marks, width, height))
         return out
