@@ -11,6 +11,7 @@ from sklearn.decomposition import PCA
 
 from influencer_pipeline.identities.cluster_config import ClusterConfig
 from influencer_pipeline.identities.graph import SELF_DISTANCE, knn_graph
+from influencer_pipeline.identities.graph_hdbscan import clusters_from_tree, single_linkage_tree
 from influencer_pipeline.identities.space import Space, passes
 from influencer_pipeline.identities.video_links import bag_distances
 
@@ -59,6 +60,7 @@ def hdbscan_labels(
         return np.full(n, -1, dtype=np.int64), np.zeros(n)
     points = _reduce(x, config)
     epsilon = config.cluster_selection_epsilon
+    min_samples = min(config.min_samples, n - 1)
     if config.graph == "knn":
         reuse = graph is not None and points is x
         data = graph if reuse else knn_graph(points, config.n_neighbors, config.n_jobs)
@@ -66,24 +68,31 @@ def hdbscan_labels(
             # video-to-video distances over best-matching faces; epsilon in their scale
             data = _on_bags(data, space)
             epsilon *= config.link_threshold / config.identity_threshold
-        options: dict[str, object] = {"metric": "precomputed"}
+        linkage_tree = single_linkage_tree(data, min_samples)
     else:
-        data, options = points, {"metric": "euclidean", "algorithm": config.algorithm}
-    for single in (config.allow_single_cluster, True):
-        model = hdbscan.HDBSCAN(
-            min_cluster_size=config.min_cluster_size,
-            min_samples=min(config.min_samples, n - 1),
-            cluster_selection_method=method,
-            cluster_selection_epsilon=epsilon,
-            allow_single_cluster=single,
-            **options,
+        linkage_tree = (
+            hdbscan.HDBSCAN(
+                min_cluster_size=config.min_cluster_size,
+                min_samples=min_samples,
+                metric="euclidean",
+                algorithm=config.algorithm,
+            )
+            .fit(points)
+            .single_linkage_tree_.to_numpy()
         )
-        labels = model.fit_predict(data).astype(np.int64)
-        probabilities = np.asarray(model.probabilities_, dtype=np.float64)
-        if (labels >= 0).any():
+    for single in (config.allow_single_cluster, True):
+        found = clusters_from_tree(
+            linkage_tree,
+            min_cluster_size=config.min_cluster_size,
+            method=method,
+            epsilon=epsilon,
+            allow_single_cluster=single,
+        )
+        if (found.labels >= 0).any():
             break
+    labels, probabilities = found.labels, found.probabilities
     if n <= config.max_exact_size:
-        group = _root_identity(x, model.condensed_tree_.to_numpy(), config)
+        group = _root_identity(x, found.condensed_tree, config)
         if group is not None:
             labels = np.where(group, 0, -1)
             probabilities = group.astype(np.float64)

@@ -1,0 +1,87 @@
+"""HDBSCAN on a sparse graph gives what the hdbscan package gives on the same graph."""
+
+from __future__ import annotations
+
+import hdbscan
+import numpy as np
+import pytest
+from hdbscan._hdbscan_reachability import sparse_mutual_reachability
+from scipy import sparse
+
+from influencer_pipeline.identities.graph import knn_graph
+from influencer_pipeline.identities.graph_hdbscan import (
+    clusters_from_tree,
+    mutual_reachability,
+    single_linkage_tree,
+)
+
+
+def blobs(seed: int, n_people: int = 40, dim: int = 32) -> np.ndarray:
+    """Unit vectors of people with 1-12 points each around their centres, plus loners."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_people, dim))
+    sizes = rng.integers(1, 13, size=n_people)
+    x = np.concatenate(
+        [
+            c + rng.normal(scale=rng.uniform(0.1, 0.5), size=(s, dim))
+            for c, s in zip(centres, sizes, strict=True)
+        ]
+    )
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("min_samples", [1, 2, 4])
+def test_mutual_reachability_equals_the_packages_element_by_element_build(min_samples: int) -> None:
+    graph = knn_graph(blobs(1), n_neighbors=6)
+    # a row with fewer stored distances than min_samples: its core distance is infinite
+    graph = graph.tolil()
+    graph[3, :] = 0
+    graph[:, 3] = 0
+    graph[3, 3] = 1e-12
+    graph[3, 7] = graph[7, 3] = 0.5
+    graph = graph.tocsr()
+    graph.eliminate_zeros()
+    expected = sparse_mutual_reachability(graph.tolil(), min_points=min_samples)
+    got = mutual_reachability(graph, min_samples)
+    assert (got != expected).nnz == 0
+    assert got.nnz == expected.nnz
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+@pytest.mark.parametrize("min_samples", [1, 2])
+@pytest.mark.parametrize("method", ["eom", "leaf"])
+@pytest.mark.parametrize("epsilon", [0.0, 0.3])
+@pytest.mark.parametrize("single", [False, True])
+def test_graph_clusters_equal_hdbscan_precomputed_on_the_same_graph(
+    seed: int, min_samples: int, method: str, epsilon: float, single: bool
+) -> None:
+    graph = knn_graph(blobs(seed), n_neighbors=8)
+    model = hdbscan.HDBSCAN(
+        min_cluster_size=2,
+        min_samples=min_samples,
+        cluster_selection_method=method,
+        cluster_selection_epsilon=epsilon,
+        allow_single_cluster=single,
+        metric="precomputed",
+    ).fit(graph)
+    found = clusters_from_tree(
+        single_linkage_tree(graph, min_samples),
+        min_cluster_size=2,
+        method=method,
+        epsilon=epsilon,
+        allow_single_cluster=single,
+    )
+    assert (model.labels_ >= 0).sum() > 10  # the data has clusters to find
+    np.testing.assert_array_equal(found.labels, model.labels_)
+    np.testing.assert_array_equal(found.probabilities, model.probabilities_)
+    np.testing.assert_array_equal(found.condensed_tree, model.condensed_tree_.to_numpy())
+
+
+def test_a_graph_in_two_pieces_is_refused() -> None:
+    x = blobs(4)
+    half = len(x) // 2
+    graph = sparse.block_diag(
+        [knn_graph(x[:half], n_neighbors=5), knn_graph(x[half:], n_neighbors=5)], format="csr"
+    )
+    with pytest.raises(ValueError, match="connected components"):
+        single_linkage_tree(graph, 1)
