@@ -6,16 +6,24 @@ a malloc arena. ``limit_malloc_arenas`` caps the arenas (glibc's ``M_ARENA_MAX``
 2.44 GiB. ``release_free_memory`` collects garbage and returns free heap pages to the operating
 system (``malloc_trim``) after each run. What still grows from run to run is native memory
 outside glibc's free lists (``benchmarks/RESULTS.md``, "Session 8").
+
+``cap_onednn_primitive_cache`` caps oneDNN's cache of compiled convolutions (PyTorch on the
+CPU): one entry per input shape, and the cascade's candidate batches and the embedder's face
+batches take hundreds of shapes. With the default 1,024 entries the face step of 64 videos grew
+by ~0.7 GiB; with 64 it stays flat (``benchmarks/RESULTS.md``, "Session 12").
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import sys
 from functools import cache
 
 M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+ONEDNN_CACHE_ENV = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
+ONEDNN_CACHE_CAPACITY = 64
 
 
 @cache
@@ -40,3 +48,9 @@ def release_free_memory() -> bool:
     gc.collect()
     libc = _glibc()
     return bool(libc is not None and libc.malloc_trim(0))
+
+
+def cap_onednn_primitive_cache(capacity: int = ONEDNN_CACHE_CAPACITY) -> str:
+    """Cap oneDNN's primitive cache unless $ONEDNN_PRIMITIVE_CACHE_CAPACITY is set; the value in
+    force. oneDNN reads it once, at the process's first convolution: call this before that."""
+    return os.environ.setdefault(ONEDNN_CACHE_ENV, str(int(capacity)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from influencer_pipeline import memory
@@ -29,3 +30,12 @@ def test_free_pages_between_kept_blocks_are_given_back() -> None:
     after = _rss_mib()
     assert before - after > 150, (before, after)
     assert len(kept) == 1172
+
+
+def test_onednn_cache_is_capped_unless_the_user_chose_a_capacity(monkeypatch) -> None:
+    monkeypatch.delenv(memory.ONEDNN_CACHE_ENV, raising=False)
+    assert memory.cap_onednn_primitive_cache() == "64"
+    assert os.environ[memory.ONEDNN_CACHE_ENV] == "64"
+    monkeypatch.setenv(memory.ONEDNN_CACHE_ENV, "512")
+    assert memory.cap_onednn_primitive_cache() == "512"
+    assert os.environ[memory.ONEDNN_CACHE_ENV] == "512"

@@ -15,6 +15,7 @@ from upath import UPath
 from influencer_pipeline.faces.embedder_choice import AUTO, EmbedderChoice, choose_embedder
 from influencer_pipeline.lake import read_parquet
 from influencer_pipeline.media.fetch import FetchPolicy
+from influencer_pipeline.memory import cap_onednn_primitive_cache
 from influencer_pipeline.paths import lake_root
 
 EMBEDDER_ENV = "INFLUENCER_EMBEDDER"
@@ -190,6 +191,7 @@ class FaceModels(dg.ConfigurableResource):
         """The FaceDetector, loaded on first use."""
         from influencer_pipeline.faces.detection import FaceDetector
 
+        cap_onednn_primitive_cache()  # before the first convolution (influencer_pipeline.memory)
         key = (
             "detector",
             self.min_face_size,
@@ -212,6 +214,7 @@ class FaceModels(dg.ConfigurableResource):
         """The FaceEmbedder, loaded on first use."""
         from influencer_pipeline.faces.embedders import make_embedder
 
+        cap_onednn_primitive_cache()
         name = self.embedder_name
         options: dict[str, Any] = {}
         if name == "dlib":

@@ -145,14 +145,37 @@ def _cells(values: np.ndarray, cell: int) -> np.ndarray:
 def _unexplained(a: np.ndarray, b: np.ndarray, slack: int) -> np.ndarray:
     """Per pixel of a: the smallest |a - b| over b shifted by up to ``slack`` pixels."""
     shifted = _Shifts(b, slack, slack)
-    return np.min(
-        [
-            np.abs(a - shifted(dy, dx))
-            for dy in range(-slack, slack + 1)
-            for dx in range(-slack, slack + 1)
-        ],
-        axis=0,
-    )
+    least = np.full(a.shape, np.inf, dtype=np.result_type(a, b))
+    gap = np.empty_like(least)
+    for dy in range(-slack, slack + 1):
+        for dx in range(-slack, slack + 1):
+            np.abs(np.subtract(a, shifted(dy, dx), out=gap), out=gap)
+            np.minimum(least, gap, out=least)
+    return least
+
+
+def _best_shift(centre: np.ndarray, b: np.ndarray, reach_y: int, reach_x: int) -> tuple[int, int]:
+    """The (dy, dx), |dy| <= reach_y and |dx| <= reach_x, that moves ``b`` (edge-padded) to the
+    highest correlation with ``centre`` (a zero-mean patch of its shape), the first in (dy, dx)
+    order on a tie: sum(centre * (moved - mean(moved))) = centre . moved - mean(moved) *
+    sum(centre), one dot product per shift (float64) and the window sums from an integral image.
+    """
+    h, w = centre.shape
+    padded = np.pad(b.astype(np.float64), ((reach_y, reach_y), (reach_x, reach_x)), mode="edge")
+    table = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1))
+    table[1:, 1:] = padded.cumsum(axis=0).cumsum(axis=1)
+    flat = centre.astype(np.float64).ravel()
+    total = float(flat.sum())
+    scores = np.empty((2 * reach_y + 1, 2 * reach_x + 1))
+    for j, dx in enumerate(range(-reach_x, reach_x + 1)):
+        x = reach_x - dx
+        columns = np.ascontiguousarray(padded[:, x : x + w])
+        for i, dy in enumerate(range(-reach_y, reach_y + 1)):
+            y = reach_y - dy
+            window = table[y + h, x + w] - table[y, x + w] - table[y + h, x] + table[y, x]
+            scores[i, j] = np.dot(flat, columns[y : y + h].ravel()) - window / (h * w) * total
+    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(i) - reach_y, int(j) - reach_x
 
 
 def _strokes(a: np.ndarray, b: np.ndarray, config: VerifyConfig) -> np.ndarray:
@@ -168,15 +191,7 @@ def compare_cards(a: CardPatch, b: CardPatch, config: VerifyConfig | None = None
     if ratio > config.max_aspect_ratio:
         return CardComparison(255.0, 100.0, ratio, False)
     grey_b, lab_b = _fitted(b, a.grey.shape)
-    centre_a = a.grey - a.grey.mean()
-    best, best_score = (0, 0), -np.inf
-    shifted = _Shifts(grey_b, config.max_shift_y, config.max_shift)
-    for dy in range(-config.max_shift_y, config.max_shift_y + 1):
-        for dx in range(-config.max_shift, config.max_shift + 1):
-            moved = shifted(dy, dx)
-            score = float((centre_a * (moved - moved.mean())).sum())
-            if score > best_score:
-                best, best_score = (dy, dx), score
+    best = _best_shift(a.grey - a.grey.mean(), grey_b, config.max_shift_y, config.max_shift)
     grey_b, lab_b = _shifted(grey_b, *best), _shifted(lab_b, *best)
     text = _cells(_strokes(a.grey, grey_b, config), config.text_cell) * config.text_cell**2
     colour = np.linalg.norm(
