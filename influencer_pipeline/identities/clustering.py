@@ -15,8 +15,9 @@ Steps of :func:`cluster_identities`:
    exact shortest links between the graph's connected components (Borůvka rounds), so the
    graph is connected and its minimum spanning tree is the exact one whenever every MST edge
    joins k-nearest neighbours (measured: identical partitions to HDBSCAN on the full point set,
-   see benchmarks/clustering.py). The diagonal holds a tiny distance so that ``min_samples``
-   means what it means for points (the point itself counts). HDBSCAN never returns the whole
+   see benchmarks/clustering.py; HDBSCAN on that graph: ``identities.graph_hdbscan``). The
+   diagonal holds a tiny distance so that ``min_samples`` means what it means for points (the
+   point itself counts). HDBSCAN never returns the whole
    input as one cluster unless told to, so an input that is one person (plus outliers) would
    come back split: when it finds no cluster it runs again with ``allow_single_cluster=True``,
    and when the whole input minus up to 100 root outliers passes the identity rule below,
