@@ -8,6 +8,8 @@ import pytest
 from hdbscan._hdbscan_reachability import sparse_mutual_reachability
 from scipy import sparse
 
+from influencer_pipeline.identities.candidates import hdbscan_labels
+from influencer_pipeline.identities.cluster_config import ClusterConfig
 from influencer_pipeline.identities.graph import knn_graph
 from influencer_pipeline.identities.graph_hdbscan import (
     clusters_from_tree,
@@ -85,3 +87,21 @@ def test_a_graph_in_two_pieces_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="connected components"):
         single_linkage_tree(graph, 1)
+
+
+@pytest.mark.parametrize("method", ["eom", "leaf"])
+def test_candidates_on_points_equal_hdbscan_on_the_points(method: str) -> None:
+    x = blobs(5)
+    config = ClusterConfig(graph="points", algorithm="generic", identity_threshold=0.1)
+    labels, probabilities = hdbscan_labels(x, config, method)
+    model = hdbscan.HDBSCAN(
+        min_cluster_size=config.min_cluster_size,
+        min_samples=config.min_samples,
+        cluster_selection_method=method,
+        cluster_selection_epsilon=config.cluster_selection_epsilon,
+        metric="euclidean",
+        algorithm="generic",
+    ).fit(x)
+    assert len(set(model.labels_.tolist()) - {-1}) > 5
+    np.testing.assert_array_equal(labels, model.labels_)
+    np.testing.assert_array_equal(probabilities, model.probabilities_)
