@@ -10,13 +10,21 @@ agree to float rounding), so it is not part of a model's version: on a GPU the n
 full float32, TF32 off (with TF32, measured on an H200, dlib's ResNet components moved by up to
 2.9e-4; without, 4.8e-7, as between dlib and the PyTorch port; speed the same:
 ``benchmarks/devices.py``).
+
+``threads_per_worker`` splits PyTorch's CPU threads among videos processed at once: two
+videos in flight on 2 cores with 2 threads each oversubscribe the cores (face step 0.33 against
+0.31 s/video with one thread each; ``benchmarks/RESULTS.md``, "Session 12").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
+
+from influencer_pipeline.parallel import usable_cores
 
 AUTO = "auto"
 _NAME = re.compile(r"^(cpu|cuda(:\d+)?)$")
@@ -54,3 +62,16 @@ def _full_float32() -> None:
     cuDNN use TF32): CPU and GPU then give the same vectors."""
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
+
+
+@contextmanager
+def threads_per_worker(workers: int) -> Iterator[int]:
+    """PyTorch's intra-op threads set to usable cores // ``workers`` (at least 1) inside the
+    block, for ``workers`` threads running networks at once; the previous count after it."""
+    before = torch.get_num_threads()
+    threads = max(1, usable_cores() // max(1, int(workers)))
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)

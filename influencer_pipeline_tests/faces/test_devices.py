@@ -8,9 +8,14 @@ import pytest
 import torch
 
 from influencer_pipeline.faces.detection import FaceDetector
-from influencer_pipeline.faces.devices import DeviceUnavailableError, resolve_device
+from influencer_pipeline.faces.devices import (
+    DeviceUnavailableError,
+    resolve_device,
+    threads_per_worker,
+)
 from influencer_pipeline.faces.dlib_resnet import DlibResNet
 from influencer_pipeline.faces.embedders import DlibEmbedder
+from influencer_pipeline.parallel import usable_cores
 
 
 def test_auto_is_a_gpu_exactly_when_torch_sees_one() -> None:
@@ -60,3 +65,19 @@ def test_the_face_models_resource_takes_the_device_setting_then_the_environment(
     monkeypatch.setenv(DEVICE_ENV, "cpu")
     assert FaceModels().torch_device == "cpu"
     assert FaceModels(device="cuda:0").torch_device == "cuda:0"
+
+
+@pytest.mark.parametrize("workers", [1, 2, 64])
+def test_threads_are_shared_among_workers_and_restored(workers: int) -> None:
+    before = torch.get_num_threads()
+    with threads_per_worker(workers) as threads:
+        assert threads == max(1, usable_cores() // workers)
+        assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == before
+
+
+def test_threads_are_restored_when_the_block_fails() -> None:
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="boom"), threads_per_worker(usable_cores()):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before

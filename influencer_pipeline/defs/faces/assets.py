@@ -8,6 +8,7 @@ from influencer_pipeline.defs.executors import FACES_OP_TAGS
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import FaceModels
+from influencer_pipeline.faces.devices import threads_per_worker
 from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant, video_faces_row
 from influencer_pipeline.faces.records import FACE_ROLES, embed_summary, face_rows
 from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, VIDEO_FACES
@@ -71,14 +72,11 @@ def face_embeddings(
         return faces
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
-    df = process_videos(
-        context,
-        keys,
-        detect,
-        FACE_EMBEDDINGS,
-        label="faces detected",
-        max_workers=face_models.videos_in_flight,
-    )
+    in_flight = max(1, min(face_models.videos_in_flight, len(keys)))
+    with threads_per_worker(in_flight):  # the cores shared, not oversubscribed
+        df = process_videos(
+            context, keys, detect, FACE_EMBEDDINGS, label="faces detected", max_workers=in_flight
+        )
     flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
     yield dg.Output(
         df,
