@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,6 @@ class FaceModels(dg.ConfigurableResource):
         """The FaceDetector, loaded on first use."""
         from influencer_pipeline.faces.detection import FaceDetector
 
-        cap_onednn_primitive_cache()  # before the first convolution (influencer_pipeline.memory)
         key = (
             "detector",
             self.min_face_size,
@@ -199,22 +199,21 @@ class FaceModels(dg.ConfigurableResource):
             self.batch_size,
             self.torch_device,
         )
-        with _MODEL_LOCK:
-            if key not in _MODEL_CACHE:
-                _MODEL_CACHE[key] = FaceDetector(
-                    min_face_size=self.min_face_size,
-                    min_rel_height=self.min_face_rel_height,
-                    batch_size=self.batch_size,
-                    device=self.torch_device,
-                )
-            return _MODEL_CACHE[key]
+        return _loaded(
+            key,
+            lambda: FaceDetector(
+                min_face_size=self.min_face_size,
+                min_rel_height=self.min_face_rel_height,
+                batch_size=self.batch_size,
+                device=self.torch_device,
+            ),
+        )
 
     @property
     def face_embedder(self) -> Any:
         """The FaceEmbedder, loaded on first use."""
         from influencer_pipeline.faces.embedders import make_embedder
 
-        cap_onednn_primitive_cache()
         name = self.embedder_name
         options: dict[str, Any] = {}
         if name == "dlib":
@@ -230,10 +229,16 @@ class FaceModels(dg.ConfigurableResource):
                 "device": self.torch_device,
             }
         key = ("embedder", name, tuple(sorted(options.items())))
-        with _MODEL_LOCK:
-            if key not in _MODEL_CACHE:
-                _MODEL_CACHE[key] = make_embedder(name, **options)
-            return _MODEL_CACHE[key]
+        return _loaded(key, lambda: make_embedder(name, **options))
+
+
+def _loaded(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """The process's model for ``key``, loaded by ``load`` on first use (once across threads)."""
+    with _MODEL_LOCK:
+        if key not in _MODEL_CACHE:
+            cap_onednn_primitive_cache()  # before the first convolution (see memory)
+            _MODEL_CACHE[key] = load()
+        return _MODEL_CACHE[key]
 
 
 def loaded_models() -> list[str]:
