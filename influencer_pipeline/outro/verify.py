@@ -114,8 +114,7 @@ def _fitted(patch: CardPatch, shape: tuple[int, int]) -> tuple[np.ndarray, np.nd
 
 class _Shifts:
     """``values`` moved by any (dy, dx) with |dy| <= reach_y, |dx| <= reach_x, edge-padded, each
-    cut from one padded copy; contiguous when dx is 0, a view otherwise (as a slice of a padded
-    copy per shift was, so sums over them round the same way)."""
+    a view of one padded copy."""
 
     def __init__(self, values: np.ndarray, reach_y: int, reach_x: int) -> None:
         pad = [(reach_y, reach_y), (reach_x, reach_x)] + [(0, 0)] * (values.ndim - 2)
@@ -125,8 +124,7 @@ class _Shifts:
 
     def __call__(self, dy: int, dx: int) -> np.ndarray:
         y, x = self.reach[0] - dy, self.reach[1] - dx
-        window = self.padded[y : y + self.shape[0], x : x + self.shape[1]]
-        return np.ascontiguousarray(window) if dx == 0 else window
+        return self.padded[y : y + self.shape[0], x : x + self.shape[1]]
 
 
 def _shifted(values: np.ndarray, dy: int, dx: int) -> np.ndarray:
