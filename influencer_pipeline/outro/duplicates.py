@@ -16,20 +16,26 @@ from collections.abc import Mapping
 import pandas as pd
 
 from influencer_pipeline.outro.fingerprint import OutroFingerprint
-from influencer_pipeline.outro.grouping import GROUP_COLUMNS, GroupingConfig, group_outros
+from influencer_pipeline.outro.grouping import (
+    GROUP_COLUMNS,
+    CardChecks,
+    GroupingConfig,
+    group_outros,
+)
 
 
 def group_with_copies(
     cards: Mapping[str, OutroFingerprint],
     canonical_of: Mapping[str, str],
     config: GroupingConfig | None = None,
+    checks: CardChecks | None = None,
 ) -> pd.DataFrame:
     """``group_outros`` rows for the canonical videos with a voting card (GROUP_COLUMNS).
 
     ``cards``: fingerprints of canonical videos and of their copies; ``canonical_of``: every
-    video -> its canonical video (a canonical maps to itself).
+    video -> its canonical video (a canonical maps to itself); ``checks`` as in ``group_outros``.
     """
-    grouped = group_outros(cards, config).set_index("video_id")
+    grouped = group_outros(cards, config, checks).set_index("video_id")
     votes: dict[str, Counter] = {}
     for video_id in grouped.index:
         canonical = canonical_of.get(video_id, video_id)

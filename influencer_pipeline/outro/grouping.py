@@ -140,14 +140,68 @@ def _check_compatible(fingerprints: Sequence[OutroFingerprint]) -> None:
         )
 
 
+class CardChecks:
+    """Side-by-side card verdicts by video id, computed once and shared by every grouping of
+    cards they are given to (``group_outros(..., checks=)``): each pair is checked once even when
+    overlapping card sets are grouped one after the other."""
+
+    def __init__(self, config: VerifyConfig) -> None:
+        self.config = config
+        self._cards: dict[str, tuple[OutroFingerprint, CardPatch | None]] = {}
+        self._verdicts: dict[tuple[str, str], bool] = {}
+
+    def hold(self, video_id: str, fingerprint: OutroFingerprint) -> None:
+        """Take ``video_id``'s card; OutroInputError if it already holds another card for it."""
+        held = self._cards.get(video_id)
+        if held is None:
+            self._cards[video_id] = (fingerprint, None)
+        elif held[0] is not fingerprint:
+            raise OutroInputError(
+                "other_card", f"the card checks already hold another card of video {video_id!r}"
+            )
+
+    def _patch(self, video_id: str) -> CardPatch | None:
+        fingerprint, patch = self._cards[video_id]
+        if patch is None:
+            patch = card_patch(fingerprint, self.config)
+            self._cards[video_id] = (fingerprint, patch)
+        return patch
+
+    def same(self, first: str, second: str) -> bool:
+        """The check of two held cards, ``first`` as compare_cards' first (True when either
+        image cannot be read)."""
+        if first == second:
+            return True
+        key = (first, second)
+        if key not in self._verdicts:
+            a, b = self._patch(first), self._patch(second)
+            self._verdicts[key] = (
+                True if a is None or b is None else compare_cards(a, b, self.config).same
+            )
+        return self._verdicts[key]
+
+
 class _Space:
     """Packed fingerprints and vectorized distances between them."""
 
-    def __init__(self, fingerprints: Sequence[OutroFingerprint], config: GroupingConfig) -> None:
+    def __init__(
+        self,
+        ids: Sequence[str],
+        fingerprints: Sequence[OutroFingerprint],
+        config: GroupingConfig,
+        checks: CardChecks | None = None,
+    ) -> None:
         self.config = config
+        self.ids = ids
         self.fingerprints = fingerprints
-        self.patches: dict[int, CardPatch | None] = {}
-        self.verdicts: dict[tuple[int, int], bool] = {}
+        if config.verify is not None:
+            if checks is None:
+                checks = CardChecks(config.verify)
+            elif checks.config != config.verify:
+                raise ValueError("the card checks were made with other verify settings")
+            for video_id, fingerprint in zip(ids, fingerprints, strict=True):
+                checks.hold(video_id, fingerprint)
+        self.checks = checks
         bits = np.stack([f.bits() for f in fingerprints])
         self.bits = bits
         n_words = -(-bits.shape[1] // 64)
@@ -185,22 +239,12 @@ class _Space:
                     out[k] = np.inf
         return out
 
-    def _patch(self, i: int) -> CardPatch | None:
-        if i not in self.patches:
-            self.patches[i] = card_patch(self.fingerprints[i], self.config.verify)
-        return self.patches[i]
-
     def same_card(self, i: int, j: int) -> bool:
         """The side-by-side check of two cards (True when either image cannot be read)."""
-        if i == j:
+        if i == j or self.checks is None:
             return True
-        key = (min(i, j), max(i, j))
-        if key not in self.verdicts:
-            a, b = self._patch(key[0]), self._patch(key[1])
-            self.verdicts[key] = (
-                True if a is None or b is None else compare_cards(a, b, self.config.verify).same
-            )
-        return self.verdicts[key]
+        first, second = min(i, j), max(i, j)  # the lower index (id) first, as ever
+        return self.checks.same(self.ids[first], self.ids[second])
 
     def block(self, items: np.ndarray, chunk: int = 64) -> np.ndarray:
         """Combined distances between all pairs of ``items`` (len x len)."""
@@ -345,9 +389,14 @@ def _merge(assign: dict[int, int], space: _Space, config: GroupingConfig) -> dic
 
 
 def group_outros(
-    fingerprints: Mapping[str, OutroFingerprint], config: GroupingConfig | None = None
+    fingerprints: Mapping[str, OutroFingerprint],
+    config: GroupingConfig | None = None,
+    checks: CardChecks | None = None,
 ) -> pd.DataFrame:
-    """One row per video: its outro group (see the module doc for the method and limits)."""
+    """One row per video: its outro group (see the module doc for the method and limits).
+
+    ``checks``: card verdicts to reuse and extend (made with ``config.verify``), e.g. shared with
+    an earlier grouping of an overlapping set; the groups are the same with or without them."""
     config = config or GroupingConfig()
     if not isinstance(fingerprints, Mapping):
         raise OutroInputError(
@@ -370,7 +419,7 @@ def group_outros(
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in GROUP_COLUMNS})
     prints = [fingerprints[v] for v in ids]
     _check_compatible(prints)
-    space = _Space(prints, config)
+    space = _Space(ids, prints, config, checks)
     items = list(range(len(ids)))
     assign = _leader_pass(items, space, config)
     for _ in range(config.refine_rounds):

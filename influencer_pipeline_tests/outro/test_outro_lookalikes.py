@@ -13,12 +13,18 @@ import io
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from influencer_pipeline.outro.fingerprint import OutroFingerprint, outro_fingerprint
-from influencer_pipeline.outro.grouping import GroupingConfig, group_outros
-from influencer_pipeline.outro.verify import card_patch, compare_cards
+import influencer_pipeline.outro.grouping as grouping_module
+from influencer_pipeline.outro.fingerprint import (
+    OutroFingerprint,
+    OutroInputError,
+    outro_fingerprint,
+)
+from influencer_pipeline.outro.grouping import CardChecks, GroupingConfig, group_outros
+from influencer_pipeline.outro.verify import VerifyConfig, card_patch, compare_cards
 from influencer_pipeline_tests.outro.test_outro_fingerprint import image_frames
 from influencer_tools.demo.outros import creator_designs, render_card
 
@@ -90,3 +96,56 @@ def test_twins_that_hashes_alone_would_merge_are_read_apart(family_cards) -> Non
     patches = {v: card_patch(f) for v, f in settled.items()}
     for a, b in combinations(sorted(settled), 2):
         assert not compare_cards(patches[a], patches[b]).same, (a, b)
+
+
+def _halves(cards: dict[str, OutroFingerprint]) -> tuple[dict, dict]:
+    """An overlapping pair of card sets: every other card, then all of them."""
+    ids = sorted(cards)
+    return {v: cards[v] for v in ids[::2]}, dict(cards)
+
+
+def test_shared_card_checks_leave_the_groups_as_they_are(family_cards) -> None:
+    some, every = _halves(family_cards)
+    checks = CardChecks(GroupingConfig().verify)
+    pd.testing.assert_frame_equal(group_outros(some, checks=checks), group_outros(some))
+    pd.testing.assert_frame_equal(group_outros(every, checks=checks), group_outros(every))
+
+
+def test_shared_card_checks_check_each_pair_and_read_each_card_once(
+    family_cards, monkeypatch
+) -> None:
+    pairs: list[tuple[int, int]] = []  # by the fingerprints' identity
+    read: list[int] = []
+    card_of: dict[int, int] = {}  # id(patch) -> id(fingerprint)
+
+    def counted_compare(a, b, config=None):
+        pairs.append((card_of[id(a)], card_of[id(b)]))
+        return compare_cards(a, b, config)
+
+    def counted_patch(fingerprint, config=None):
+        read.append(id(fingerprint))
+        patch = card_patch(fingerprint, config)
+        card_of[id(patch)] = id(fingerprint)
+        return patch
+
+    monkeypatch.setattr(grouping_module, "compare_cards", counted_compare)
+    monkeypatch.setattr(grouping_module, "card_patch", counted_patch)
+    some, every = _halves(family_cards)
+    checks = CardChecks(GroupingConfig().verify)
+    group_outros(some, checks=checks)
+    first = len(pairs)
+    group_outros(every, checks=checks)
+    assert first > 0 and len(pairs) > first  # both groupings needed checks
+    assert len(pairs) == len(set(pairs)) and len(read) == len(set(read))
+
+
+def test_card_checks_refuse_another_card_or_other_settings(family_cards) -> None:
+    first, second = sorted(family_cards)[:2]
+    checks = CardChecks(GroupingConfig().verify)
+    checks.hold("v", family_cards[first])
+    checks.hold("v", family_cards[first])  # the same card again is fine
+    with pytest.raises(OutroInputError) as caught:
+        checks.hold("v", family_cards[second])
+    assert caught.value.code == "other_card"
+    with pytest.raises(ValueError, match="other verify settings"):
+        group_outros(family_cards, checks=CardChecks(VerifyConfig(max_shift=2)))

@@ -11,7 +11,12 @@ from influencer_pipeline.identities.stable_ids import assign_stable_ids, previou
 from influencer_pipeline.lake_schema import OUTRO_FINGERPRINTS, OUTRO_GROUPS
 from influencer_pipeline.outro.duplicates import group_with_copies
 from influencer_pipeline.outro.fingerprint import fingerprint_outro
-from influencer_pipeline.outro.grouping import faces_in_outro_groups, group_outros
+from influencer_pipeline.outro.grouping import (
+    CardChecks,
+    GroupingConfig,
+    faces_in_outro_groups,
+    group_outros,
+)
 from influencer_pipeline.outro.records import fingerprint_row, fingerprints_from_table
 
 OUTRO = {"group_name": "outro", "owners": ["team:data-platform"], "kinds": {"python", "parquet"}}
@@ -106,7 +111,11 @@ def outro_groups(
 
     # a faceless video's group is the card most of its copies show (a re-upload may carry
     # another card than its original, and either may be the canonical one)
-    grouped = group_with_copies({v: all_cards[v] for v in copies if v in all_cards}, canonical_of)
+    # the card checks of this grouping are reused by the one of every canonical card below
+    checks = CardChecks(GroupingConfig().verify)
+    grouped = group_with_copies(
+        {v: all_cards[v] for v in copies if v in all_cards}, canonical_of, checks=checks
+    )
     no_card = sorted(faceless - set(grouped["video_id"]))
     singles = pd.DataFrame(
         {
@@ -130,7 +139,11 @@ def outro_groups(
     )
     out = clusters.merge(ids, on="video_id")[OUTRO_GROUPS.names]
 
-    mixed = faces_in_outro_groups(group_outros(cards), has_face) if cards else pd.DataFrame()
+    mixed = (
+        faces_in_outro_groups(group_outros(cards, checks=checks), has_face)
+        if cards
+        else pd.DataFrame()
+    )
     mixed = mixed[mixed["n_face_videos"] > 0] if len(mixed) else mixed
     context.add_output_metadata(_group_metadata(out, all_cards, mixed))
     return out
