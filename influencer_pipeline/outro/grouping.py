@@ -194,6 +194,7 @@ class _Space:
         self.config = config
         self.ids = ids
         self.fingerprints = fingerprints
+        self.checks: CardChecks | None = None  # None: hashes decide (config.verify is None)
         if config.verify is not None:
             if checks is None:
                 checks = CardChecks(config.verify)
@@ -201,7 +202,7 @@ class _Space:
                 raise ValueError("the card checks were made with other verify settings")
             for video_id, fingerprint in zip(ids, fingerprints, strict=True):
                 checks.hold(video_id, fingerprint)
-        self.checks = checks
+            self.checks = checks
         bits = np.stack([f.bits() for f in fingerprints])
         self.bits = bits
         n_words = -(-bits.shape[1] // 64)
