@@ -147,25 +147,22 @@ class CardChecks:
 
     def __init__(self, config: VerifyConfig) -> None:
         self.config = config
-        self._cards: dict[str, tuple[OutroFingerprint, CardPatch | None]] = {}
+        self._cards: dict[str, OutroFingerprint] = {}
+        self._patches: dict[str, CardPatch | None] = {}  # None: the image cannot be read
         self._verdicts: dict[tuple[str, str], bool] = {}
 
     def hold(self, video_id: str, fingerprint: OutroFingerprint) -> None:
         """Take ``video_id``'s card; OutroInputError if it already holds another card for it."""
-        held = self._cards.get(video_id)
-        if held is None:
-            self._cards[video_id] = (fingerprint, None)
-        elif held[0] is not fingerprint:
+        held = self._cards.setdefault(video_id, fingerprint)
+        if held is not fingerprint:
             raise OutroInputError(
                 "other_card", f"the card checks already hold another card of video {video_id!r}"
             )
 
     def _patch(self, video_id: str) -> CardPatch | None:
-        fingerprint, patch = self._cards[video_id]
-        if patch is None:
-            patch = card_patch(fingerprint, self.config)
-            self._cards[video_id] = (fingerprint, patch)
-        return patch
+        if video_id not in self._patches:
+            self._patches[video_id] = card_patch(self._cards[video_id], self.config)
+        return self._patches[video_id]
 
     def same(self, first: str, second: str) -> bool:
         """The check of two held cards, ``first`` as compare_cards' first (True when either
@@ -193,7 +190,6 @@ class _Space:
     ) -> None:
         self.config = config
         self.ids = ids
-        self.fingerprints = fingerprints
         self.checks: CardChecks | None = None  # None: hashes decide (config.verify is None)
         if config.verify is not None:
             if checks is None:

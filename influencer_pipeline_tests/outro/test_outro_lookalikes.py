@@ -9,6 +9,7 @@ and letterboxed into a square canvas between black bars. The side-by-side check
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from itertools import combinations
 
@@ -149,3 +150,21 @@ def test_card_checks_refuse_another_card_or_other_settings(family_cards) -> None
     assert caught.value.code == "other_card"
     with pytest.raises(ValueError, match="other verify settings"):
         group_outros(family_cards, checks=CardChecks(VerifyConfig(max_shift=2)))
+
+
+def test_an_unreadable_card_is_read_once_and_matches_any(family_cards, monkeypatch) -> None:
+    read: list[str] = []
+
+    def counted_patch(fingerprint, config=None):
+        read.append(fingerprint.video_id)
+        return card_patch(fingerprint, config)
+
+    monkeypatch.setattr(grouping_module, "card_patch", counted_patch)
+    first, second = sorted(family_cards)[:2]
+    broken = dataclasses.replace(family_cards[first], video_id="broken", representative=b"no")
+    checks = CardChecks(GroupingConfig().verify)
+    for video_id, card in ((first, family_cards[first]), (second, family_cards[second])):
+        checks.hold(video_id, card)
+    checks.hold("broken", broken)
+    assert checks.same(first, "broken") and checks.same(second, "broken")
+    assert read.count("broken") == 1
