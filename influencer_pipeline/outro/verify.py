@@ -159,7 +159,7 @@ def _best_shift(centre: np.ndarray, b: np.ndarray, reach_y: int, reach_x: int) -
     sum(centre), one dot product per shift (float64) and the window sums from an integral image.
     """
     h, w = centre.shape
-    padded = np.pad(b.astype(np.float64), ((reach_y, reach_y), (reach_x, reach_x)), mode="edge")
+    padded = _Shifts(b.astype(np.float64), reach_y, reach_x).padded
     table = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1))
     table[1:, 1:] = padded.cumsum(axis=0).cumsum(axis=1)
     flat = centre.astype(np.float64).ravel()
