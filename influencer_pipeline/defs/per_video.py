@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from influencer_pipeline.defs.partition_metadata import PartitionNotes
 from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import to_arrow
 from influencer_pipeline.parallel import map_isolated
@@ -32,18 +33,22 @@ def process_videos(
     *,
     label: str,
     max_workers: int = 1,
+    notes: PartitionNotes | None = None,
 ) -> pd.DataFrame:
     """Concatenate ``stage(key)`` over ``keys``; a video whose stage raises gets no rows, a warning
-    and an ``error`` entry in its partition's materialization metadata, and the others go on."""
+    and an ``error`` entry in its partition's materialization metadata, and the others go on.
+    ``notes`` (what the stage gathered per video, the errors added) are attached at the end."""
+    notes = PartitionNotes() if notes is None else notes
 
     def failed(key: str, exc: BaseException) -> pd.DataFrame:
         message = show(f"{type(exc).__name__}: {exc}", 1000)
         context.log.warning(f"{key}: {label} failed: {message}")
-        context.add_asset_metadata({"error": message}, partition_key=key)
+        notes.add(key, {"error": message})
         return schema.empty_table().to_pandas()
 
     tables = map_isolated(
         stage, keys, failed, max_workers, progress_logger(context, len(keys), label)
     )
+    notes.attach(context)
     typed = [to_arrow(t, schema) for t in tables if len(t)]
     return pa.concat_tables(typed).to_pandas() if typed else schema.empty_table().to_pandas()

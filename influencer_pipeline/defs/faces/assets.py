@@ -5,6 +5,7 @@ import pandas as pd
 
 from influencer_pipeline.defs.catalog.checks import check_result
 from influencer_pipeline.defs.executors import FACES_OP_TAGS
+from influencer_pipeline.defs.partition_metadata import PartitionNotes
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import FaceModels
@@ -48,6 +49,7 @@ def face_embeddings(
 ):
     """One row per detected face: frame, box, detector score, quality gates, embedding."""
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
+    notes = PartitionNotes()
 
     def detect(key: str) -> pd.DataFrame:
         # the models load on first use: a run without frames (every fetch failed) loads none
@@ -59,7 +61,8 @@ def face_embeddings(
             face_models.batch_size,
         )
         summary = embed_summary(faces)
-        context.add_asset_metadata(
+        notes.add(
+            key,
             {
                 "faces": len(faces),
                 "faces_passing_quality": int(faces["passes_quality"].sum()),
@@ -67,7 +70,6 @@ def face_embeddings(
                 "faces_skipped": summary["faces_skipped"],
                 "skipped_why": dg.MetadataValue.json(summary["skipped_why"]),
             },
-            partition_key=key,
         )
         return faces
 
@@ -75,7 +77,13 @@ def face_embeddings(
     in_flight = max(1, min(face_models.videos_in_flight, len(keys)))
     with threads_per_worker(in_flight):  # the cores shared, not oversubscribed
         df = process_videos(
-            context, keys, detect, FACE_EMBEDDINGS, label="faces detected", max_workers=in_flight
+            context,
+            keys,
+            detect,
+            FACE_EMBEDDINGS,
+            label="faces detected",
+            max_workers=in_flight,
+            notes=notes,
         )
     flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
     yield dg.Output(
@@ -127,6 +135,7 @@ def video_faces(
     n_searched = searched.groupby("video_id").size()
     faces_by_video = dict(tuple(face_embeddings.groupby("video_id", sort=False)))
     empty_faces = FACE_EMBEDDINGS.empty_table().to_pandas()
+    notes = PartitionNotes()
     config = DominanceConfig.for_embedder(face_models.embedder_name)  # its own track distance
 
     def decide(key: str) -> pd.DataFrame:
@@ -135,14 +144,13 @@ def video_faces(
         dominant = choose_dominant(faces, frames, config)
         embedder = face_models.face_embedder  # loaded on first use (see face_embeddings)
         row = video_faces_row(key, dominant, frames, embedder.name, embedder.version)
-        context.add_asset_metadata(
-            {"decision": row["decision"], "picture_tracks": row["n_picture_tracks"]},
-            partition_key=key,
-        )
+        notes.add(key, {"decision": row["decision"], "picture_tracks": row["n_picture_tracks"]})
         return pd.DataFrame([row], columns=VIDEO_FACES.names)
 
     keys = [k for k in context.partition_keys if k in set(video_frames["video_id"])]
-    df = process_videos(context, keys, decide, VIDEO_FACES, label="dominant face chosen")
+    df = process_videos(
+        context, keys, decide, VIDEO_FACES, label="dominant face chosen", notes=notes
+    )
     context.log.info(
         f"{int(df['has_dominant_face'].sum())} videos with a dominant face, "
         f"{int((~df['has_dominant_face']).sum())} without"

@@ -16,6 +16,7 @@ from influencer_pipeline.defs.media.checks import (
     log_partition_checks,
 )
 from influencer_pipeline.defs.metadata import markdown_table
+from influencer_pipeline.defs.partition_metadata import PartitionNotes
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos, progress_logger
 from influencer_pipeline.defs.resources import LakeResource, VideoFetcher
@@ -86,8 +87,10 @@ def video_files(
     rows = map_isolated(
         fetch, keys, crashed, fetcher.max_workers, progress_logger(context, len(keys), "fetched")
     )
+    notes = PartitionNotes()
     for row in rows:
-        context.add_asset_metadata(_file_metadata(row), partition_key=row["video_id"])
+        notes.add(row["video_id"], _file_metadata(row))
+    notes.attach(context)
     df = pd.DataFrame(rows, columns=VIDEO_FILES.names)
     failed = df[df["status"] == "failed"]
     errors = failed["error_code"].value_counts().to_dict()
@@ -158,23 +161,30 @@ def video_frames(
     files = video_files.set_index("video_id")
     keys = [k for k in context.partition_keys if k in files.index]
     ok = [k for k in keys if files.at[k, "status"] == "ok"]
+    notes = PartitionNotes()
 
     def extract(key: str) -> pd.DataFrame:
         with local_copy(files.at[key, "local_path"]) as video:  # a download if on S3
             result = sample_frames(video, sampling)
         table = frames_table(key, result, sampling)
-        context.add_asset_metadata(
+        notes.add(
+            key,
             {
                 "frames": len(table),
                 "frames_decoded": result.frames_decoded,
                 "decode_seconds": round(result.decode_seconds, 3),
             },
-            partition_key=key,
         )
         return table
 
     df = process_videos(
-        context, ok, extract, VIDEO_FRAMES, label="decoded", max_workers=config.max_workers
+        context,
+        ok,
+        extract,
+        VIDEO_FRAMES,
+        label="decoded",
+        max_workers=config.max_workers,
+        notes=notes,
     )
     context.log.info(
         f"{df['video_id'].nunique()} videos with frames, {len(keys) - len(ok)} skipped (their "

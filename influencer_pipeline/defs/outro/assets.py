@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from influencer_pipeline.defs.metadata import image_markdown, markdown_table
+from influencer_pipeline.defs.partition_metadata import PartitionNotes
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import LakeResource
@@ -53,18 +54,19 @@ def outro_fingerprints(
 ) -> pd.DataFrame:
     """One row per video: the fingerprint of its outro card (its last settled, non-blank frames)."""
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
+    notes = PartitionNotes()
 
     def fingerprint(key: str) -> pd.DataFrame:
         # every frame of the video: fingerprint_outro picks the outro ones, and says why when
         # there are none (a one-frame video) instead of failing on an empty table
         row = fingerprint_row(fingerprint_outro(frames_by_video[key].assign(video_id=key)))
-        context.add_asset_metadata(
-            {"has_card": row["has_card"], "reason": row["reason"] or ""}, partition_key=key
-        )
+        notes.add(key, {"has_card": row["has_card"], "reason": row["reason"] or ""})
         return pd.DataFrame([row], columns=OUTRO_FINGERPRINTS.names)
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
-    df = process_videos(context, keys, fingerprint, OUTRO_FINGERPRINTS, label="outro fingerprinted")
+    df = process_videos(
+        context, keys, fingerprint, OUTRO_FINGERPRINTS, label="outro fingerprinted", notes=notes
+    )
     context.log.info(f"{int(df['has_card'].sum())} of {len(keys)} videos end with an outro card")
     return df
 
