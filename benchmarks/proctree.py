@@ -138,6 +138,15 @@ def run_json_subprocess(
     return json.loads(lines[-1])
 
 
+def machine_cpu_seconds() -> tuple[float, float, float]:
+    """(busy, idle, user + system) CPU seconds of the whole machine since boot, from
+    ``/proc/stat`` (idle includes iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:8]) - idle) / tick, idle / tick, (fields[0] + fields[1] + fields[2]) / tick
+
+
 @dataclass
 class CpuShare:
     """CPU use over an interval: this process tree's and everything else's, as machine shares."""
@@ -162,9 +171,7 @@ class CpuWatch:
     def _now() -> tuple[float, float, float]:
         import time
 
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle + iowait
-        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        busy = machine_cpu_seconds()[0]
         own = 0.0
         for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
             usage = resource.getrusage(who)

@@ -10,7 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from influencer_pipeline.memory import limit_malloc_arenas
+from influencer_pipeline.memory import limit_malloc_arenas, spare_exit_collections
+from influencer_pipeline.planning import CLI_VIDEOS_PER_RUN
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -293,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--videos-per-run",
         type=int,
-        default=64,
-        help="videos per Dagster run of the per-video stages (bounds a run's memory)",
+        default=CLI_VIDEOS_PER_RUN,
+        help=f"videos per Dagster run of the per-video stages (bounds a run's memory; default "
+        f"{CLI_VIDEOS_PER_RUN})",
     )
     run.add_argument(
         "--executor",
@@ -353,7 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning, module="dagster")
     limit_malloc_arenas()  # before any thread starts (influencer_pipeline.memory)
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    code = args.func(args)
+    if argv is None:  # the console script: the process ends next
+        spare_exit_collections()
+    return code
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ outside glibc's free lists (``benchmarks/RESULTS.md``, "Session 8").
 CPU): one entry per input shape, and the cascade's candidate batches and the embedder's face
 batches take hundreds of shapes. With the default 1,024 entries the face step of 64 videos grew
 by ~0.7 GiB; with 64 it stays flat (``benchmarks/RESULTS.md``, "Session 12").
+
+``spare_exit_collections`` (the console script, as it ends): the interpreter's shutdown runs the
+cyclic collector over the whole heap several times, ~2 s of one core after a run, only to free
+what the process's exit frees anyway; frozen objects (``gc.freeze``) are not examined.
 """
 
 from __future__ import annotations
@@ -54,3 +58,9 @@ def cap_onednn_primitive_cache(capacity: int = ONEDNN_CACHE_CAPACITY) -> str:
     """Cap oneDNN's primitive cache unless $ONEDNN_PRIMITIVE_CACHE_CAPACITY is set; the value in
     force. oneDNN reads it once, at the process's first convolution: call this before that."""
     return os.environ.setdefault(ONEDNN_CACHE_ENV, str(int(capacity)))
+
+
+def spare_exit_collections() -> None:
+    """Move every live object out of the cyclic collector's reach; call it only as the process
+    ends (objects alive now are never collected later, if they become cyclic garbage)."""
+    gc.freeze()

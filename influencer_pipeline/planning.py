@@ -24,6 +24,13 @@ FACE_ASSETS = ("face_embeddings", "video_faces")
 PER_VIDEO_JOB = "per_video_job"
 FACES_JOB = "faces_job"
 
+# The CLI runs its per-video runs one after another in its own process, so it takes larger ranges
+# than the daemon's runs (``MAX_PARTITIONS_PER_RUN``, several at once in their own processes):
+# every step's fixed costs (inputs read, outputs and events written, the last video alone on the
+# machine) are paid once per run. 157 videos: 3 runs 127-132 s, one run 119-122 s; peak RSS 1.98
+# -> 2.12 GiB (benchmarks/RESULTS.md, session 15).
+CLI_VIDEOS_PER_RUN = 160
+
 
 @dataclass(frozen=True)
 class VideoState:

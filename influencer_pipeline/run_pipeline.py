@@ -2,7 +2,7 @@
 
 The CLI does what the sensors do while the daemon runs, with the same definitions and the same
 planner (``planning``): register the sheets and rebuild the catalog, run the per-video stages for
-the videos that need them (contiguous partition ranges of at most ``MAX_PARTITIONS_PER_RUN``), then
+the videos that need them (contiguous partition ranges of at most ``CLI_VIDEOS_PER_RUN``), then
 rebuild the cross-video assets and the leaderboard once. It holds the lake exclusively while it
 runs (``lake_lock``), so it never interleaves with another writer. Every run lands in
 ``DAGSTER_HOME`` and gets its lake as run config (``defs.jobs.lake_config``); the CLI leaves the
@@ -11,6 +11,7 @@ process environment as it found it.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -26,13 +27,12 @@ from influencer_pipeline import lake, lake_lock, recovery
 from influencer_pipeline.defs.automation import state
 from influencer_pipeline.defs.executors import EXECUTOR_ENV
 from influencer_pipeline.defs.jobs import batch_tags, lake_config, resources_config
-from influencer_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN
 from influencer_pipeline.defs.resources import FaceModels, loaded_models
 from influencer_pipeline.display import show
 from influencer_pipeline.faces.embedder_choice import EmbedderChoice, expected_version
 from influencer_pipeline.memory import release_free_memory
 from influencer_pipeline.paths import dagster_home, lake_root, project_dir
-from influencer_pipeline.planning import VideoPlan, plan_videos, run_batches
+from influencer_pipeline.planning import CLI_VIDEOS_PER_RUN, VideoPlan, plan_videos, run_batches
 
 INVOCATION_TAG = "influencer_pipeline/invocation"
 EXECUTORS = ("default", "in_process", "multiprocess")
@@ -88,19 +88,30 @@ class RunReport:
     models: list[str] = field(default_factory=list)
 
 
-DEFAULT_INSTANCE_YAML = """\
+EVENT_LOG_CLASS_LINE = "  class: PooledSqliteEventLogStorage\n"
+DEFAULT_INSTANCE_YAML = f"""\
 # Dagster instance of this project (SQLite storage in this folder). The CLI and `dagster dev`
 # share it, so runs started from either appear in the UI.
 telemetry:
   enabled: false
-"""
+
+# Dagster's SQLite event log with its connections kept open (defs/instance_storage.py).
+event_log_storage:
+  module: influencer_pipeline.defs.instance_storage
+{EVENT_LOG_CLASS_LINE}"""
 INSTANCE_TEMPLATE = "deploy/dagster.sqlite.yaml"
 
 
-def default_instance_yaml() -> str:
-    """The dagster.yaml a new DAGSTER_HOME gets: deploy/dagster.sqlite.yaml if present."""
+def default_instance_yaml(home: Path | None = None) -> str:
+    """The dagster.yaml a new DAGSTER_HOME gets: deploy/dagster.sqlite.yaml if present; with
+    ``home``, its event log's folder written in (else the storage reads ``$DAGSTER_HOME``)."""
     template = project_dir() / INSTANCE_TEMPLATE
-    return template.read_text() if template.is_file() else DEFAULT_INSTANCE_YAML
+    text = template.read_text() if template.is_file() else DEFAULT_INSTANCE_YAML
+    if home is None or EVENT_LOG_CLASS_LINE not in text:
+        return text
+    base_dir = json.dumps(str(home / "history" / "runs"))  # a JSON string is a YAML scalar
+    config = f"  config:\n    base_dir: {base_dir}\n"
+    return text.replace(EVENT_LOG_CLASS_LINE, EVENT_LOG_CLASS_LINE + config, 1)
 
 
 def prepare_dagster_home() -> Path:
@@ -108,7 +119,7 @@ def prepare_dagster_home() -> Path:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(default_instance_yaml())
+        (home / "dagster.yaml").write_text(default_instance_yaml(home))
     return home
 
 
@@ -183,7 +194,7 @@ class _Tail(threading.Thread):
                     return
             if self.stop_event.is_set() and run_id is None:
                 return
-            time.sleep(0.5)
+            self.stop_event.wait(0.5)  # woken at once when the run ends
 
     def _show(self, entry: Any) -> None:
         event = entry.dagster_event
@@ -271,7 +282,8 @@ class _Runner:
         finally:
             tail.stop_event.set()
             tail.join(timeout=10)
-            release_free_memory()  # the next run starts from a small heap
+            if not light:  # a light run (catalog, cross-video) leaves little to give back
+                release_free_memory()  # the next run starts from a small heap
         self.run_ids.append(result.run_id)
         if not result.success:
             hint = "" if self.verbose else " (details: rerun with --verbose, or open the run"
@@ -314,7 +326,7 @@ def run_pipeline(
     *,
     embedder: str | None = None,
     force: bool = False,
-    videos_per_run: int = MAX_PARTITIONS_PER_RUN,
+    videos_per_run: int = CLI_VIDEOS_PER_RUN,
     emit: Callable[[str], None] = print,
     executor: str = DEFAULT_EXECUTOR,
     max_concurrent: int = 0,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from influencer_pipeline import memory
@@ -39,3 +41,22 @@ def test_onednn_cache_is_capped_unless_the_user_chose_a_capacity(monkeypatch) ->
     monkeypatch.setenv(memory.ONEDNN_CACHE_ENV, "512")
     assert memory.cap_onednn_primitive_cache() == "512"
     assert os.environ[memory.ONEDNN_CACHE_ENV] == "512"
+
+
+def test_the_console_script_spares_its_exit_collections_and_a_caller_keeps_its_collector(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import gc, sys\n"
+        "from influencer_pipeline import cli\n"
+        f"assert cli.main(['sheets', '--lake', {str(tmp_path)!r}]) == 0\n"
+        "print(gc.get_freeze_count())\n"  # called with arguments: nothing frozen
+        f"sys.argv = ['influencer-pipeline', 'sheets', '--lake', {str(tmp_path)!r}]\n"
+        "assert cli.main() == 0\n"
+        "print(gc.get_freeze_count())\n"  # as the console script: everything frozen
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    counts = [int(line) for line in out if line.isdigit()]
+    assert counts[0] == 0 and counts[1] > 10_000, out

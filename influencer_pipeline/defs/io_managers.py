@@ -15,6 +15,7 @@ upload on an object store). Two additions to the base class:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
@@ -27,6 +28,8 @@ from influencer_pipeline import lake, lake_schema
 from influencer_pipeline.defs.metadata import table_metadata
 from influencer_pipeline.lake_lock import SharedHold
 from influencer_pipeline.paths import lake_root
+
+WRITE_THREADS = 4  # partition files of one output written at once
 
 
 def _asset_name(context: dg.InputContext | dg.OutputContext) -> str:
@@ -87,10 +90,17 @@ class ParquetLakeIOManager(dg.UPathIOManager):
         if unknown:
             raise ValueError(f"rows for partitions outside this run: {sorted(unknown)[:5]}")
         groups = dict(tuple(df.groupby(column, sort=False)))
-        for partition_key, path in paths.items():
+        for folder in {path.parent for path in paths.values()}:
+            self.make_directory(folder)
+
+        def write(item: tuple[str, UPath]) -> None:
+            partition_key, path = item
             part = groups.get(partition_key, df.iloc[0:0])
-            self.make_directory(path.parent)
             self.dump_to_path(context, part.reset_index(drop=True), path)
+
+        # Parquet encoding, fsync and upload leave the GIL: a 157-video step wrote for ~0.7 s
+        with ThreadPoolExecutor(max_workers=max(1, min(WRITE_THREADS, len(paths)))) as pool:
+            list(pool.map(write, paths.items()))
 
     def load_partitions(self, context: dg.InputContext) -> pd.DataFrame:
         keys = list(context.asset_partition_keys)

@@ -46,9 +46,17 @@ def process_videos(
         notes.add(key, {"error": message})
         return schema.empty_table().to_pandas()
 
-    tables = map_isolated(
-        stage, keys, failed, max_workers, progress_logger(context, len(keys), label)
-    )
+    log_progress = progress_logger(context, len(keys), label)
+    typed: dict[str, pa.Table] = {}
+
+    def on_done(key: str, table: pd.DataFrame) -> None:
+        # in this thread while the workers go on; a table that does not match the schema is the
+        # stage's mistake, not the video's: it fails the step
+        if len(table):
+            typed[key] = to_arrow(table, schema)
+        log_progress(key, table)
+
+    map_isolated(stage, keys, failed, max_workers, on_done)
     notes.attach(context)
-    typed = [to_arrow(t, schema) for t in tables if len(t)]
-    return pa.concat_tables(typed).to_pandas() if typed else schema.empty_table().to_pandas()
+    ordered = [typed[k] for k in keys if k in typed]
+    return pa.concat_tables(ordered).to_pandas() if ordered else schema.empty_table().to_pandas()

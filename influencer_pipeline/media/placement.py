@@ -33,7 +33,7 @@ placements that labels.csv does not group, see ``dedup``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -128,6 +128,32 @@ def phash64(square: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
+def _varied_squares(grey: np.ndarray) -> Callable[[int, int, int, int], bool]:
+    """A test of whether ``grey[top:bottom, left:right]`` has a grey std >= ``FLAT_SQUARE_STD``;
+    from a uint8 frame's sums and sums of squares (exact integers), not the square's pixels."""
+    if grey.dtype != np.uint8:
+
+        def by_pixels(left: int, top: int, right: int, bottom: int) -> bool:
+            square = grey[top:bottom, left:right]
+            return square.size > 0 and float(square.std()) >= FLAT_SQUARE_STD
+
+        return by_pixels
+    sums, squares = cv2.integral2(grey, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+
+    def box_sum(t: np.ndarray, left: int, top: int, right: int, bottom: int) -> int:
+        return int(t[bottom, right] - t[top, right] - t[bottom, left] + t[top, left])
+
+    def varied(left: int, top: int, right: int, bottom: int) -> bool:
+        if bottom <= top or right <= left:
+            return False
+        n = (bottom - top) * (right - left)
+        total = box_sum(sums, left, top, right, bottom)
+        total_sq = box_sum(squares, left, top, right, bottom)
+        return n * total_sq - total * total >= FLAT_SQUARE_STD**2 * n * n  # n^2 var vs std^2 n^2
+
+    return varied
+
+
 def centre_hashes(rgb: np.ndarray, box: Box | None = None) -> np.ndarray:
     """The ``N_HASHES`` placement hashes of an RGB or grey frame (uint64; 0 = no square)."""
     grey, scale = grey_copy(rgb)
@@ -139,6 +165,7 @@ def centre_hashes(rgb: np.ndarray, box: Box | None = None) -> np.ndarray:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     short = min(x1 - x0, y1 - y0)
     out = np.zeros(N_HASHES, dtype=np.uint64)
+    varied = _varied_squares(grey)
     slots, smalls = [], []
     k = 0
     for factor in SCALES:
@@ -154,9 +181,10 @@ def centre_hashes(rgb: np.ndarray, box: Box | None = None) -> np.ndarray:
                 and top + side <= y1 + 1
             ):
                 a, b = max(0, round(left)), max(0, round(top))
-                square = grey[b : min(h, b + round(side)), a : min(w, a + round(side))]
-                if square.size and float(square.std()) >= FLAT_SQUARE_STD:
+                bottom, right = min(h, b + round(side)), min(w, a + round(side))
+                if varied(a, b, right, bottom):
                     slots.append(k)
+                    square = grey[b:bottom, a:right]
                     smalls.append(cv2.resize(square, (32, 32), interpolation=cv2.INTER_AREA))
             k += 1
     if smalls:  # one DCT for all squares: the same hash as phash64, square by square

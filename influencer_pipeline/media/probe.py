@@ -14,11 +14,12 @@ Safety choices (what can go wrong with files from the internet):
   before any large allocation; our own decoder also gets ``max_pixels`` against mid-stream size
   changes.
 
-Validation: decode the first frame; then seek to the keyframe before the declared end and decode to
-the last frame. The file is "truncated" when the last decoded frame ends more than
-``max(3 frames, 2 % of the duration)`` before the declared end (the 9 real clips in shared/videos
-end exactly on their declared duration: shortfall 0.000 s for all of them), or when an MP4/MOV's
-top-level boxes run past the end of the file.
+Validation: decode the first frame; then seek to the keyframe before the declared end, decode its
+first picture and read the packets after it undecoded (decoding the whole last GOP, often all of
+a short ad, cost as much as the frame step's own decoding). The file is "truncated" when the last
+packet ends more than ``max(3 frames, 2 % of the duration)`` before the declared end (the 9 real
+clips in shared/videos end exactly on their declared duration: shortfall 0.000 s for all of
+them), or when an MP4/MOV's top-level boxes run past the end of the file.
 
 ``rotation`` is the clockwise rotation in degrees (0/90/180/270) to apply to decoded frames for
 display, the convention of the legacy ``rotate`` tag; PyAV's ``VideoFrame.rotation`` is
@@ -364,7 +365,7 @@ def _validate_end(  # noqa: PLR0917
     frame_s: float,
     max_duration_s: float,
 ) -> float:
-    """Decode the last GOP (or everything, if the duration is unknown); return the duration in s."""
+    """Check the last GOP (decode all if the duration is unknown); return the duration in s."""
     if declared is None:  # keep decoding after the first frame, to the end
         first_end = float(first.time if first.time is not None else start_s) + frame_s
         last_end, _ = _decode_from(
@@ -372,8 +373,8 @@ def _validate_end(  # noqa: PLR0917
         )
         return max((last_end or first_end) - start_s, frame_s)
     expected_end = start_s + declared
-    last_end, error = _decode_from(
-        path, container, stream, expected_end - frame_s, start_s, frame_s, max_duration_s
+    last_end, error = _scan_from(
+        container, stream, expected_end - frame_s, start_s, frame_s, max_duration_s
     )
     if last_end is None:  # demuxers without an index (MPEG-TS) may miss every keyframe: rewind
         last_end, error = _decode_from(
@@ -391,6 +392,36 @@ def _validate_end(  # noqa: PLR0917
         raise _truncated(path, kind, detail)
     # Frames past the declared end (some VFR muxes under-declare): trust the frames.
     return max(declared, last_end - start_s)
+
+
+def _scan_from(  # noqa: PLR0917
+    container, stream, seek_to_s: float, start_s: float, frame_s: float, max_duration_s: float
+) -> tuple[float | None, str | None]:
+    """Seek to the keyframe at or before ``seek_to_s``, decode until its first picture and read
+    the packets after it to the end, undecoded (the frame step decodes what it uses). Returns the
+    end (pts + duration) of the last packet, or None when no picture decodes there or a packet has
+    no timestamp (the caller then decodes from the start), and the demuxer's or decoder's error,
+    if any. A packet marked corrupt (cut short) ends the scan before it."""
+    last_end: float | None = None
+    pictured = False
+    error: str | None = None
+    try:
+        _seek_back(container, stream, seek_to_s)
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the demuxer's end-of-stream flush
+                continue
+            if packet.is_corrupt:
+                error = "a packet is cut short"
+                break
+            if packet.pts is None:
+                return None, None
+            if not pictured:
+                pictured = bool(packet.decode())
+            end = float(packet.pts * packet.time_base) + _step_s(packet, frame_s)
+            last_end = _latest_end(last_end, end, start_s, max_duration_s)
+    except av.error.FFmpegError as exc:
+        error = _why(exc)
+    return (last_end if pictured else None), error
 
 
 def _decode_from(  # noqa: PLR0917
@@ -413,27 +444,43 @@ def _decode_from(  # noqa: PLR0917
     error: str | None = None
     try:
         if seek_to_s is not None:
-            container.seek(
-                max(0, math.floor(seek_to_s / stream.time_base)) if seek_to_s > 0 else 0,
-                stream=stream,
-                backward=True,
-                any_frame=False,
-            )
+            _seek_back(container, stream, seek_to_s)
         for frame in container.decode(stream):
-            step = float(frame.duration * frame.time_base) if frame.duration else frame_s
+            step = _step_s(frame, frame_s)
             if frame.pts is None:
                 clock += step
                 end = clock
             else:
                 end = float(frame.pts * frame.time_base) + step
-            last_end = end if last_end is None else max(last_end, end)
-            if last_end > max_duration_s + clock_s:
-                raise MediaError(
-                    "too_large", f"the video runs past {max_duration_s:.0f} s, the duration limit"
-                )
+            last_end = _latest_end(last_end, end, clock_s, max_duration_s)
     except av.error.FFmpegError as exc:
         error = _why(exc)
     return last_end, error
+
+
+def _seek_back(container, stream, seek_to_s: float) -> None:
+    """Seek ``stream`` to the keyframe at or before ``seek_to_s`` seconds."""
+    container.seek(
+        max(0, math.floor(seek_to_s / stream.time_base)) if seek_to_s > 0 else 0,
+        stream=stream,
+        backward=True,
+        any_frame=False,
+    )
+
+
+def _step_s(item, frame_s: float) -> float:
+    """Seconds a frame or packet lasts (``frame_s`` when it does not say)."""
+    return float(item.duration * item.time_base) if item.duration else frame_s
+
+
+def _latest_end(last_end: float | None, end: float, start_s: float, max_duration_s: float) -> float:
+    """The later of ``last_end`` and ``end``; ``too_large`` once it runs past the duration limit."""
+    latest = end if last_end is None else max(last_end, end)
+    if latest > max_duration_s + start_s:
+        raise MediaError(
+            "too_large", f"the video runs past {max_duration_s:.0f} s, the duration limit"
+        )
+    return latest
 
 
 def _container_name(container, kind: str | None) -> str:

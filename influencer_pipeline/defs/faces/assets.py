@@ -147,7 +147,8 @@ def video_faces(
         notes.add(key, {"decision": row["decision"], "picture_tracks": row["n_picture_tracks"]})
         return pd.DataFrame([row], columns=VIDEO_FACES.names)
 
-    keys = [k for k in context.partition_keys if k in set(video_frames["video_id"])]
+    with_frames = set(video_frames["video_id"])
+    keys = [k for k in context.partition_keys if k in with_frames]
     df = process_videos(
         context, keys, decide, VIDEO_FACES, label="dominant face chosen", notes=notes
     )

@@ -65,7 +65,13 @@ def outro_fingerprints(
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
     df = process_videos(
-        context, keys, fingerprint, OUTRO_FINGERPRINTS, label="outro fingerprinted", notes=notes
+        context,
+        keys,
+        fingerprint,
+        OUTRO_FINGERPRINTS,
+        label="outro fingerprinted",
+        max_workers=2,  # JPEG decoding and hashing leave the GIL: 64 videos 1.34 -> 0.83 s
+        notes=notes,
     )
     context.log.info(f"{int(df['has_card'].sum())} of {len(keys)} videos end with an outro card")
     return df

@@ -1,0 +1,88 @@
+"""Dagster's SQLite event log vs ``PooledSqliteEventLogStorage``: milliseconds per event.
+
+    python benchmarks/event_log.py [--events 300] [--partitions 64]
+
+Two fresh instances (a temporary DAGSTER_HOME each): Dagster's default SQLite storage and the
+project's ``deploy/dagster.sqlite.yaml`` (the pooled event log). For each: ``--events``
+materialization-planned events reported one by one (what a run writes for each partition of each
+asset before it starts), then one range run of ``--partitions`` partitions of a trivial asset
+(its planned and done materializations per partition, and the step's events). Prints wall and CPU
+milliseconds per planned event and the run's wall seconds.
+"""
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+
+from influencer_pipeline.run_pipeline import default_instance_yaml
+
+PLAIN_YAML = "telemetry:\n  enabled: false\n"
+PARTS = dg.DynamicPartitionsDefinition(name="videos")
+
+
+@dg.asset(partitions_def=PARTS, backfill_policy=dg.BackfillPolicy.single_run())
+def stats(context: dg.AssetExecutionContext) -> None:
+    context.log.info(f"{len(context.partition_keys)} partitions")
+
+
+def _planned(instance: dg.DagsterInstance, n: int) -> tuple[float, float]:
+    run = instance.create_run_for_job(
+        dg.Definitions(assets=[stats]).resolve_implicit_global_asset_job_def()
+    )
+    events = [
+        DagsterEvent.build_asset_materialization_planned_event(
+            "bench",
+            "stats",
+            AssetMaterializationPlannedData(dg.AssetKey("stats"), partition=f"{i}"),
+        )
+        for i in range(n)
+    ]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for event in events:
+        instance.report_dagster_event(event, run.run_id, logging.DEBUG)
+    return (time.perf_counter() - wall) / n * 1000, (time.process_time() - cpu) / n * 1000
+
+
+def _range_run(instance: dg.DagsterInstance, partitions: int) -> float:
+    keys = [f"v{i:05d}" for i in range(partitions)]
+    instance.add_dynamic_partitions("videos", keys)
+    job = dg.Definitions(assets=[stats]).resolve_implicit_global_asset_job_def()
+    start = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    assert result.success
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--partitions", type=int, default=64)
+    args = parser.parse_args()
+    print(f"{'event log':32s} {'ms/event wall':>14s} {'ms/event CPU':>13s} {'run s':>7s}")
+    for name, pooled in (("Dagster's default", False), ("deploy/dagster.sqlite.yaml", True)):
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp)
+            (home / "dagster.yaml").write_text(
+                default_instance_yaml(home) if pooled else PLAIN_YAML
+            )
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                kind = type(instance.event_log_storage).__name__
+                wall, cpu = _planned(instance, args.events)
+                run_s = _range_run(instance, args.partitions)
+        print(f"{kind:32s} {wall:14.2f} {cpu:13.2f} {run_s:7.2f}  ({name})")
+
+
+if __name__ == "__main__":
+    main()
