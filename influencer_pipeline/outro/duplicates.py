@@ -6,6 +6,10 @@ card): whichever copy is the canonical one, its group is the card most of the co
 canonical video the group holding most of its copies' cards; ties go to the group with more
 cards overall (a card other videos also end with is the creator's usual one, a one-off price
 card is not), then to the canonical's own card. Copies without a card do not vote.
+
+A copy in another placement shows its card cropped and scaled, which the grouping's hashes cannot
+match to the whole card; copies of one video in different groups whose cards show the same card
+where they overlap (``placed_cards``) vote together, for the largest group among theirs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from influencer_pipeline.outro.grouping import (
     GroupingConfig,
     group_outros,
 )
+from influencer_pipeline.outro.placed_cards import PlacedConfig, compare_placed_cards
 
 
 def group_with_copies(
@@ -35,12 +40,19 @@ def group_with_copies(
     ``cards``: fingerprints of canonical videos and of their copies; ``canonical_of``: every
     video -> its canonical video (a canonical maps to itself); ``checks`` as in ``group_outros``.
     """
+    config = config or GroupingConfig()
     grouped = group_outros(cards, config, checks).set_index("video_id")
-    votes: dict[str, Counter] = {}
-    for video_id in grouped.index:
-        canonical = canonical_of.get(video_id, video_id)
-        votes.setdefault(canonical, Counter())[grouped.at[video_id, "group_key"]] += 1
     size = grouped.groupby("group_key").size().to_dict()  # cards in each group, all videos
+    members: dict[str, list[str]] = {}
+    for video_id in grouped.index:
+        members.setdefault(canonical_of.get(video_id, video_id), []).append(video_id)
+    placed = PlacedConfig(verify=config.verify) if config.verify is not None else None
+    votes: dict[str, Counter] = {}
+    for canonical, videos in members.items():
+        keys = {v: grouped.at[v, "group_key"] for v in videos}
+        if placed is not None:
+            keys = _pooled(keys, {v: cards[v] for v in videos}, size, placed)
+        votes[canonical] = Counter(keys.values())
     rows = []
     for canonical, counter in sorted(votes.items()):
         own = grouped.at[canonical, "group_key"] if canonical in grouped.index else None
@@ -57,3 +69,36 @@ def group_with_copies(
         return grouped.reset_index().iloc[0:0][list(GROUP_COLUMNS)]
     table["group_size"] = table.groupby("group_key")["video_id"].transform("size").astype("int64")
     return table.sort_values(["group_key", "video_id"], ignore_index=True)
+
+
+def _pooled(
+    keys: dict[str, str],
+    cards: Mapping[str, OutroFingerprint],
+    size: Mapping[str, int],
+    config: PlacedConfig,
+) -> dict[str, str]:
+    """Each copy's vote: copies of one video in other groups whose cards show the same card
+    where they overlap (``placed_cards``) vote for the largest group among theirs (then the
+    smallest key)."""
+    videos = sorted(keys)
+    parent = {v: v for v in videos}
+
+    def root(v: str) -> str:
+        while parent[v] != v:
+            v = parent[v]
+        return v
+
+    for i, first in enumerate(videos):
+        for second in videos[i + 1 :]:
+            if keys[first] == keys[second] or root(first) == root(second):
+                continue
+            if compare_placed_cards(cards[first], cards[second], config).same:
+                parent[root(second)] = root(first)
+    classes: dict[str, list[str]] = {}
+    for v in videos:
+        classes.setdefault(root(v), []).append(v)
+    pooled = {}
+    for group in classes.values():
+        key = min((keys[v] for v in group), key=lambda k: (-size[k], k))
+        pooled.update(dict.fromkeys(group, key))
+    return pooled

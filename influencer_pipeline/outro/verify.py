@@ -89,7 +89,12 @@ def card_patch(
     x0, y0, x1, y1 = fingerprint.content_box
     if x1 - x0 < 8 or y1 - y0 < 8:
         x0, y0, x1, y1 = 0, 0, image.width, image.height
-    crop = image.crop((x0, y0, x1, y1))
+    return patch_of(image.crop((x0, y0, x1, y1)), config)
+
+
+def patch_of(crop: Image.Image, config: VerifyConfig | None = None) -> CardPatch:
+    """The comparison patch of an RGB image that is all card (bars already cut off)."""
+    config = config or VerifyConfig()
     aspect = crop.width / crop.height
     height = max(8, round(config.width / aspect))
     rgb = np.asarray(crop.resize((config.width, height), Image.Resampling.LANCZOS), np.float32)
