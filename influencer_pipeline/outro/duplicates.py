@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 import pandas as pd
+from scipy.cluster.hierarchy import DisjointSet
 
 from influencer_pipeline.outro.fingerprint import OutroFingerprint
 from influencer_pipeline.outro.grouping import (
@@ -57,11 +58,7 @@ def group_with_copies(
     for canonical, counter in sorted(votes.items()):
         own = grouped.at[canonical, "group_key"] if canonical in grouped.index else None
         key = min(counter, key=lambda k: (-counter[k], -size[k], k != own, k))
-        voters = [
-            v
-            for v in grouped.index
-            if canonical_of.get(v, v) == canonical and grouped.at[v, "group_key"] == key
-        ]
+        voters = [v for v in members[canonical] if grouped.at[v, "group_key"] == key]
         voter = canonical if canonical in voters else min(voters)
         rows.append({**grouped.loc[voter].to_dict(), "video_id": canonical, "group_key": key})
     table = pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
@@ -81,24 +78,15 @@ def _pooled(
     where they overlap (``placed_cards``) vote for the largest group among theirs (then the
     smallest key)."""
     videos = sorted(keys)
-    parent = {v: v for v in videos}
-
-    def root(v: str) -> str:
-        while parent[v] != v:
-            v = parent[v]
-        return v
-
+    sets = DisjointSet(videos)
     for i, first in enumerate(videos):
         for second in videos[i + 1 :]:
-            if keys[first] == keys[second] or root(first) == root(second):
+            if keys[first] == keys[second] or sets.connected(first, second):
                 continue
             if compare_placed_cards(cards[first], cards[second], config).same:
-                parent[root(second)] = root(first)
-    classes: dict[str, list[str]] = {}
-    for v in videos:
-        classes.setdefault(root(v), []).append(v)
+                sets.merge(first, second)
     pooled = {}
-    for group in classes.values():
+    for group in sets.subsets():
         key = min((keys[v] for v in group), key=lambda k: (-size[k], k))
         pooled.update(dict.fromkeys(group, key))
     return pooled

@@ -13,11 +13,10 @@ smaller card: not the same card.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from influencer_pipeline.media.local_match import (
     FrameMatch,
@@ -26,10 +25,16 @@ from influencer_pipeline.media.local_match import (
     match_frames,
 )
 from influencer_pipeline.outro.fingerprint import OutroFingerprint
-from influencer_pipeline.outro.verify import CardComparison, VerifyConfig, compare_cards, patch_of
+from influencer_pipeline.outro.verify import (
+    CardComparison,
+    VerifyConfig,
+    card_image,
+    compare_cards,
+    patch_of,
+)
 
 Box = tuple[float, float, float, float]
-UNREAD = CardComparison(255.0, 100.0, 1.0, False)
+APART = CardComparison(255.0, 100.0, 1.0, False)  # unreadable, no fit, or too little shared
 
 
 @dataclass(frozen=True)
@@ -39,23 +44,6 @@ class PlacedConfig:
     min_overlap: float = 0.5  # of the smaller card's area, in the larger one's units
     match: MatchConfig = field(default_factory=MatchConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
-
-
-def aspect(fingerprint: OutroFingerprint) -> float | None:
-    """Width / height of a card's content box (None when the box is empty)."""
-    x0, y0, x1, y1 = fingerprint.content_box
-    return (x1 - x0) / (y1 - y0) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
-
-
-def _image(fingerprint: OutroFingerprint) -> tuple[Image.Image, tuple[int, int, int, int]] | None:
-    try:
-        image = Image.open(io.BytesIO(bytes(fingerprint.representative))).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, TypeError):
-        return None
-    box = fingerprint.content_box
-    if aspect(fingerprint) is None:
-        box = (0, 0, image.width, image.height)
-    return image, box
 
 
 def shared_region(
@@ -92,9 +80,9 @@ def compare_placed_cards(
 ) -> CardComparison:
     """``compare_cards`` on the region two cards in other placements both show (module doc)."""
     config = config or PlacedConfig()
-    read_a, read_b = _image(a), _image(b)
+    read_a, read_b = card_image(a), card_image(b)
     if read_a is None or read_b is None:
-        return UNREAD
+        return APART
     (image_a, box_a), (image_b, box_b) = read_a, read_b
     fit = match_frames(
         frame_features(np.asarray(image_a), box_a, config.match),
@@ -103,7 +91,7 @@ def compare_placed_cards(
     )
     region = shared_region(box_a, box_b, fit) if fit is not None else None
     if region is None or region[2] < config.min_overlap:
-        return UNREAD
+        return APART
     in_a, in_b, _ = region
     width = max(8, round(in_a[2] - in_a[0]))
     height = max(8, round(in_a[3] - in_a[1]))

@@ -80,7 +80,15 @@ def card_patch(
     fingerprint: OutroFingerprint, config: VerifyConfig | None = None
 ) -> CardPatch | None:
     """The content box of a fingerprint's representative frame, or None if it cannot be read."""
-    config = config or VerifyConfig()
+    read = card_image(fingerprint)
+    return None if read is None else patch_of(read[0].crop(read[1]), config)
+
+
+def card_image(
+    fingerprint: OutroFingerprint,
+) -> tuple[Image.Image, tuple[int, int, int, int]] | None:
+    """A fingerprint's representative frame (RGB) and its content box (the whole frame when the
+    box is under 8 pixels a side), or None if the image cannot be read."""
     try:
         image = Image.open(io.BytesIO(bytes(fingerprint.representative)))
         image = image.convert("RGB")
@@ -89,7 +97,7 @@ def card_patch(
     x0, y0, x1, y1 = fingerprint.content_box
     if x1 - x0 < 8 or y1 - y0 < 8:
         x0, y0, x1, y1 = 0, 0, image.width, image.height
-    return patch_of(image.crop((x0, y0, x1, y1)), config)
+    return image, (x0, y0, x1, y1)
 
 
 def patch_of(crop: Image.Image, config: VerifyConfig | None = None) -> CardPatch:
