@@ -5,10 +5,10 @@
 Runs ``influencer-pipeline run --input SHEET`` (defaults; a fresh lake and DAGSTER_HOME under
 ``--work``; ``--code`` puts another checkout first on PYTHONPATH, e.g. a ``git worktree`` of an
 older commit, to compare side by side) and samples the machine's CPU counters every 0.5 s.
-Prints, for each progress line that lasted 1 s or more, when it started, how long until the
-next line and how many cores were busy meanwhile; then the wall time, the machine's CPU seconds
-(user + system) and the idle core-seconds of the run. Linux only; other processes count as busy,
-so run it on a quiet machine.
+Prints, for each progress line that lasted 1 s or more (``--min-line-s``), when it started, how
+long until the next line and how many cores were busy meanwhile; then the wall time, the
+machine's CPU seconds (user + system) and the idle core-seconds of the run. Linux only; other
+processes count as busy, so run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--input", required=True, type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/timeline"))
     parser.add_argument("--code", type=Path, help="a checkout to run instead of this one")
+    parser.add_argument(
+        "--min-line-s", type=float, default=1.0, help="print lines that lasted this long or more"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -77,7 +80,7 @@ def main() -> None:
         return busy_cores(inside[0], inside[-1]) if len(inside) >= 2 else float("nan")
 
     for (t, text), (t_next, _) in zip(lines, [*lines[1:], (end, "")], strict=True):
-        if t_next - t >= 1.0:
+        if t_next - t >= args.min_line_s:
             cores = cores_between(t, t_next)
             print(f"{t - start:7.1f} s  {t_next - t:5.1f} s  {cores:4.2f} cores  {text[:90]}")
     first, last = samples[0][1], samples[-1][1]

@@ -408,7 +408,9 @@ def _scan_from(  # noqa: PLR0917
     try:
         _seek_back(container, stream, seek_to_s)
         for packet in container.demux(stream):
-            if packet.size == 0:  # the demuxer's end-of-stream flush
+            if packet.size == 0:  # the demuxer's end-of-stream flush: a decoder that delays
+                if not pictured:  # its pictures (B-frames, threads) hands them out now
+                    pictured = bool(packet.decode())
                 continue
             if packet.is_corrupt:
                 error = "a packet is cut short"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from influencer_pipeline.media import probe
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.probe import probe_video, sniff_container
@@ -133,6 +134,29 @@ def test_audio_track_is_reported(tmp_path: Path) -> None:
         container.mux(audio.encode())
     result = probe_video(path)
     assert (result.video_codec, result.audio_codec) == ("h264", "aac")
+
+
+def test_last_gop_whose_picture_comes_out_on_flush(tmp_path: Path, monkeypatch) -> None:
+    """A last GOP of two pictures, B-frames on: the decoder hands its keyframe out only when
+    flushed; the probe takes it from there instead of decoding the whole video again."""
+    path = tmp_path / "short_last_gop.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = 160, 96
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = 25
+        stream.options = {"preset": "medium", "bf": "3", "sc_threshold": "0"}
+        for rgb in gradient_frames(52):  # keyframes at 0, 25 and 50: the last GOP is 2 pictures
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+
+    def from_the_start(*args, **kwargs):
+        raise AssertionError("the probe decoded the video from the start")
+
+    monkeypatch.setattr(probe, "_decode_from", from_the_start)
+    result = probe_video(path)
+    assert result.duration_s == pytest.approx(52 / 25, abs=0.01)
+    assert result.frame_count == 52
 
 
 # --- broken files ----------------------------------------------------------------------------
