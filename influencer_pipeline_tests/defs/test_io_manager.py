@@ -72,6 +72,37 @@ def test_multi_partition_output_is_split_into_one_file_per_partition(tmp_path: P
         assert dict(zip(counts["video_id"], counts["n"], strict=True)) == {"a": 2, "b": 1, "d": 1}
 
 
+@dg.asset(
+    partitions_def=LETTERS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={"partition_column": "video_id"},
+)
+def interleaved(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    """Rows of 'a' and 'b' interleaved, 'd' in one run of rows; 'c' has none."""
+    keys = ["a", "b", "a", "d", "d", "b", "a"]
+    return pd.DataFrame({"video_id": keys, "value": [float(i) for i in range(len(keys))]})
+
+
+def test_each_file_gets_its_partitions_rows_in_order(tmp_path: Path) -> None:
+    defs = dg.Definitions(
+        assets=[interleaved],
+        resources={"io_manager": ParquetLakeIOManagerFactory(base_path=str(tmp_path))},
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [interleaved],
+            instance=instance,
+            resources=defs.resources,
+            tags={ASSET_PARTITION_RANGE_START_TAG: "a", ASSET_PARTITION_RANGE_END_TAG: "d"},
+        )
+        assert result.success
+    values = {
+        key: list(lake.read_parquet(tmp_path / "interleaved" / f"{key}.parquet")["value"])
+        for key in "abcd"
+    }
+    assert values == {"a": [0.0, 2.0, 6.0], "b": [1.0, 5.0], "c": [], "d": [3.0, 4.0]}
+
+
 def test_materialization_metadata_has_rows_schema_and_preview(tmp_path: Path) -> None:
     defs = _job(tmp_path)
     with dg.instance_for_test() as instance:
