@@ -8,6 +8,7 @@ upload on an object store). Two additions to the base class:
 - an output covering several partitions (a multi-partition run, DESIGN §5) is one DataFrame that is
   split by its partition column (asset metadata ``partition_column``) into one file per partition;
   a partition without rows still gets an empty, typed file, so "materialized" means "on disk";
+  each partition's materialization carries its own row count and preview;
 - loading several partitions returns one concatenated DataFrame, read in parallel, optionally only
   some columns (input metadata ``columns``); missing partitions are skipped when the input sets
   ``allow_missing_partitions``.
@@ -26,7 +27,8 @@ from pydantic import PrivateAttr
 from upath import UPath
 
 from influencer_pipeline import lake, lake_schema
-from influencer_pipeline.defs.metadata import table_metadata
+from influencer_pipeline.defs.metadata import partition_table_metadata, table_metadata
+from influencer_pipeline.defs.partition_metadata import attach_to_step
 from influencer_pipeline.lake_lock import SharedHold
 from influencer_pipeline.paths import lake_root
 
@@ -78,19 +80,24 @@ class ParquetLakeIOManager(dg.UPathIOManager):
                 f"{context.asset_key.to_user_string()}: expected a DataFrame, got {type(obj)}"
             )
         schema = _schema_for(context)
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
-            self._write_partitions(context, obj, schema)
-        else:
+        if not (context.has_asset_partitions and len(context.asset_partition_keys) > 1):
             super().handle_output(context, obj)
             return
-        context.add_output_metadata(table_metadata(obj, schema))
+        rows = self._write_partitions(context, obj, schema)
+        # each partition's materialization: its own row count and preview, not the step's
+        keys = list(context.asset_partition_keys)
+        by_key = partition_table_metadata(obj, rows, keys, schema)
+        step = getattr(context, "_step_context", None)  # None: an OutputContext built by hand
+        if step is None or not attach_to_step(step, context.asset_key, keys, by_key):
+            context.add_output_metadata(table_metadata(obj, schema))  # the whole step's
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         return table_metadata(obj, _schema_for(context)) if isinstance(obj, pd.DataFrame) else {}
 
     def _write_partitions(
         self, context: dg.OutputContext, df: pd.DataFrame, schema: pa.Schema | None
-    ) -> None:
+    ) -> dict[str, np.ndarray]:
+        """Write one file per partition of the step; return each partition's row positions."""
         column = (context.definition_metadata or {}).get("partition_column")
         if not column or column not in df.columns:
             raise ValueError(
@@ -115,6 +122,7 @@ class ParquetLakeIOManager(dg.UPathIOManager):
         # Parquet encoding, fsync and upload leave the GIL: a 157-video step wrote for ~0.7 s
         with ThreadPoolExecutor(max_workers=max(1, min(WRITE_THREADS, len(paths)))) as pool:
             list(pool.map(write, paths.items()))
+        return rows
 
     def load_partitions(self, context: dg.InputContext) -> pd.DataFrame:
         keys = list(context.asset_partition_keys)

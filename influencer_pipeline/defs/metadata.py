@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 import numpy as np
@@ -36,13 +36,15 @@ def _cell(value: object) -> str:
     return show(value, MAX_CELL_CHARS).replace("|", "\\|")
 
 
-def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
-    """A markdown preview of the first ``rows`` rows; binary and list cells are summarized."""
+def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS, total: int | None = None) -> str:
+    """A markdown preview of the first ``rows`` rows; binary and list cells are summarized.
+    ``total``: the row count of the table ``df`` begins (default: ``len(df)``)."""
     head = df.head(rows)
+    total = len(df) if total is None else total
     header = "| " + " | ".join(str(c) for c in head.columns) + " |"
     rule = "| " + " | ".join("---" for _ in head.columns) + " |"
     body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in head.itertuples(index=False)]
-    more = [f"\n_{len(df) - rows:,} more rows_"] if len(df) > rows else []
+    more = [f"\n_{total - len(head):,} more rows_"] if total > len(head) else []
     return "\n".join([header, rule, *body, *more])
 
 
@@ -70,6 +72,28 @@ def table_metadata(df: pd.DataFrame, schema: pa.Schema | None) -> dict[str, dg.M
         schema = pa.Schema.from_pandas(df, preserve_index=False)
     metadata["dagster/column_schema"] = dg.MetadataValue.table_schema(table_schema(schema))
     return metadata
+
+
+def partition_table_metadata(
+    df: pd.DataFrame, rows: Mapping[str, np.ndarray], keys: Sequence[str], schema: pa.Schema | None
+) -> dict[str, dict[str, dg.MetadataValue]]:
+    """``table_metadata`` of each partition of a multi-partition output: its own row count and
+    preview (``rows``: each key's row positions in ``df``; a key without rows has none)."""
+    columns = dg.MetadataValue.table_schema(
+        table_schema(schema or pa.Schema.from_pandas(df, preserve_index=False))
+    )
+    empty = np.zeros(0, dtype=np.int64)
+    out: dict[str, dict[str, dg.MetadataValue]] = {}
+    for key in keys:
+        positions = rows.get(key, empty)
+        out[key] = {
+            "dagster/row_count": dg.MetadataValue.int(len(positions)),
+            "preview": dg.MetadataValue.md(
+                markdown_table(df.iloc[positions[:PREVIEW_ROWS]], total=len(positions))
+            ),
+            "dagster/column_schema": columns,
+        }
+    return out
 
 
 def image_markdown(images: Sequence[tuple[str, bytes | None]], width: int | None = 96) -> str:

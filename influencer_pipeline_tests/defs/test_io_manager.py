@@ -110,10 +110,18 @@ def test_materialization_metadata_has_rows_schema_and_preview(tmp_path: Path) ->
             instance=instance,
             tags={ASSET_PARTITION_RANGE_START_TAG: "a", ASSET_PARTITION_RANGE_END_TAG: "b"},
         )
-        event = instance.get_latest_materialization_event(dg.AssetKey("per_letter"))
-        metadata = event.asset_materialization.metadata
-        assert metadata["dagster/row_count"].value == 3
-        assert "| video_id | value |" in metadata["preview"].value
+        events = instance.fetch_materializations(dg.AssetKey("per_letter"), limit=10).records
+        by_partition = {
+            e.event_log_entry.dagster_event.partition: e.asset_materialization.metadata
+            for e in events
+        }
+    # each partition's own rows ('a' has two, 'b' one), not the step's three
+    assert {k: m["dagster/row_count"].value for k, m in by_partition.items()} == {"a": 2, "b": 1}
+    preview_a, preview_b = by_partition["a"]["preview"].value, by_partition["b"]["preview"].value
+    assert "| video_id | value |" in preview_a
+    assert preview_a.count("| a |") == 2 and "| b |" not in preview_a
+    assert preview_b.count("| b |") == 1 and "| a |" not in preview_b
+    for metadata in by_partition.values():
         assert {c.name for c in metadata["dagster/column_schema"].schema.columns} == {
             "video_id",
             "value",
