@@ -85,9 +85,6 @@ class ProbeResult:
     bit_rate: int | None
 
 
-# --- magic bytes -----------------------------------------------------------------------------
-
-
 def sniff_container(head: bytes) -> str | None:
     """Name the container or image kind from a file's first bytes (>= 4 KiB ideally), else None."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
@@ -408,9 +405,8 @@ def _scan_from(  # noqa: PLR0917
     try:
         _seek_back(container, stream, seek_to_s)
         for packet in container.demux(stream):
-            if packet.size == 0:  # the demuxer's end-of-stream flush: a decoder that delays
-                if not pictured:  # its pictures (B-frames, threads) hands them out now
-                    pictured = bool(packet.decode())
+            if packet.size == 0:  # end of stream: a decoder holding its picture back flushes it
+                pictured = pictured or bool(packet.decode())
                 continue
             if packet.is_corrupt:
                 error = "a packet is cut short"
