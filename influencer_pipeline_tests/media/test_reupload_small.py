@@ -91,6 +91,24 @@ def test_a_trim_inside_a_long_shot_is_still_a_trim() -> None:
     assert match.offset_s == pytest.approx(2.0, abs=0.26)
 
 
+def test_two_ads_sharing_one_shot_are_two_edits() -> None:
+    """X S against S Y: the shared shot S lines up, but each ad has its own footage beside it
+    (two creators' ads with the brand's product shot), so neither is a trim of the other."""
+    first = _moving_shots([(0, 0, 6), (1, 0, 6)])
+    second = _moving_shots([(1, 0, 6), (2, 0, 6)])
+    match = compare_videos(first, second, ReuploadConfig())
+    assert not match.is_duplicate
+    assert "outside the shared stretch" in match.reason
+
+
+def test_a_copy_trimmed_at_both_ends_is_still_a_trim() -> None:
+    """X S Y against its middle (X's first and Y's last frames cut): one copy is covered whole."""
+    original = _moving_shots([(0, 0, 6), (1, 0, 6), (2, 0, 6)])
+    middle = _moving_shots([(0, 3, 6), (1, 0, 6), (2, 0, 3)])
+    match = compare_videos(original, middle, ReuploadConfig())
+    assert match.is_duplicate, match.reason
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict[str, Path]]:
     """The tiny demo's truth and videos, plus re-uploads of two of its originals made here."""
