@@ -26,6 +26,7 @@ import dagster as dg
 from influencer_pipeline import lake, lake_lock, recovery
 from influencer_pipeline.defs.automation import state
 from influencer_pipeline.defs.executors import EXECUTOR_ENV
+from influencer_pipeline.defs.instance_storage import event_log_dir
 from influencer_pipeline.defs.jobs import batch_tags, lake_config, resources_config
 from influencer_pipeline.defs.resources import FaceModels, loaded_models
 from influencer_pipeline.display import show
@@ -109,7 +110,7 @@ def default_instance_yaml(home: Path | None = None) -> str:
     text = template.read_text() if template.is_file() else DEFAULT_INSTANCE_YAML
     if home is None or EVENT_LOG_CLASS_LINE not in text:
         return text
-    base_dir = json.dumps(str(home / "history" / "runs"))  # a JSON string is a YAML scalar
+    base_dir = json.dumps(event_log_dir(home))  # a JSON string is a YAML scalar
     config = f"  config:\n    base_dir: {base_dir}\n"
     return text.replace(EVENT_LOG_CLASS_LINE, EVENT_LOG_CLASS_LINE + config, 1)
 

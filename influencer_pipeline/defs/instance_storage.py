@@ -37,14 +37,19 @@ from sqlalchemy.pool import StaticPool
 OPEN_SHARDS = 4  # the index shard and the runs being written (a run writes only its own)
 
 
+def event_log_dir(home: str | os.PathLike[str]) -> str:
+    """Where Dagster's default SQLite event log lives in a DAGSTER_HOME: ``history/runs``."""
+    return os.path.join(os.path.expanduser(os.fspath(home)), "history", "runs")
+
+
 def default_base_dir() -> str:
-    """Where Dagster's default SQLite event log lives: ``$DAGSTER_HOME/history/runs``."""
+    """``event_log_dir`` of ``$DAGSTER_HOME``."""
     home = os.environ.get("DAGSTER_HOME", "").strip()
     if not home:
         raise dg.DagsterInvariantViolationError(
             "PooledSqliteEventLogStorage needs `base_dir` in its config or $DAGSTER_HOME set"
         )
-    return os.path.join(os.path.expanduser(home), "history", "runs")
+    return event_log_dir(home)
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):

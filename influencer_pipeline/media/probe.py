@@ -413,8 +413,7 @@ def _scan_from(  # noqa: PLR0917
                 break
             if packet.pts is None:
                 return None, None
-            if not pictured:
-                pictured = bool(packet.decode())
+            pictured = pictured or bool(packet.decode())
             end = float(packet.pts * packet.time_base) + _step_s(packet, frame_s)
             last_end = _latest_end(last_end, end, start_s, max_duration_s)
     except av.error.FFmpegError as exc:

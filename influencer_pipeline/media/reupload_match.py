@@ -434,13 +434,12 @@ def _evaluate(judge: _Judge, rate: float, offset: float, config: ReuploadConfig)
         _longest_gap(a.times[judged_a], matched_a[judged_a], step_a),
         _longest_gap(b.times[judged_b], matched_b[judged_b], step_b),
     )
-    moved = _moved(
-        judge, rate, offset, (judged_all_a & ~in_a, judged_all_b & ~in_b), config.max_gap_s
-    )
+    outside = (judged_all_a & ~in_a, judged_all_b & ~in_b)  # judged frames beyond the overlap
+    moved = _moved(judge, rate, offset, outside, config.max_gap_s)
     reasons = []
     if moved >= config.min_moved_frames:
         reasons.append(f"{moved} frames outside the shared stretch appear elsewhere (another edit)")
-    uncovered = min(int((judged_all_a & ~in_a).sum()), int((judged_all_b & ~in_b).sum()))
+    uncovered = min(int(outside[0].sum()), int(outside[1].sum()))
     if uncovered > config.max_uncovered_frames:
         reasons.append(f"each video has {uncovered}+ frames outside the shared stretch")
     if n_matched < config.min_matched_frames:
