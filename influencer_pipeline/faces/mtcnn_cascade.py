@@ -1,24 +1,26 @@
 """MTCNN's cascade over a batch of equal-size frames: facenet-pytorch's, with its costly
-resampling and pooling done another way for the same values.
+resampling done another way for the same values and its networks in the layout oneDNN prefers.
 
 cProfile of facenet-pytorch's ``detect_face`` on 144 demo frames (640 x 360, batches of 16, 2
 cores): 2.8 s, of which 0.98 s area resampling (``interpolate(mode="area")``: each pyramid
-level reads the whole batch, ~8 ms however small the level, and every candidate box of the
-second and third stages is one more call) and 0.69 s max pooling (PyTorch's CPU kernel on
-R-net's and O-net's candidate batches). Here:
+level reads the whole batch, and every candidate box of the second and third stages is one
+more call) and 0.69 s max pooling (PyTorch's NCHW kernel, which also computes indices). Here:
 
 - Area resampling is a mean over whole pixels, so it comes from one integral image per frame
   (OpenCV, exact integer sums), divided as PyTorch divides (``sum / rows / cols`` in float32):
-  all the crops of a stage at once, and the pyramid levels of at most 1/8 of the frame's pixels
-  (larger ones stay with PyTorch, faster there). Each result keeps PyTorch's memory layout too
-  (P-net's convolution rounds differently on another layout).
-- ``StridedMaxPool`` replaces every ceil-mode ``MaxPool2d`` of the three networks: the maxima
-  of strided views, several times faster, the same values.
+  every pyramid level and all the crops of a stage at once, the same values bit for bit.
+- The three networks' weights are channels-last (``use_channels_last``), as these inputs are:
+  oneDNN runs the convolutions, PReLUs and ceil-mode pooling without reordering. Per batch on
+  one core: P-net 78 -> 47 ms (16 frames, 272 x 153), R-net 26 -> 15 ms (300 crops), O-net 27
+  -> 18 ms (64 crops). The sums are added in another order, so results differ in float
+  rounding only: on 2,147 frames (80 speed-set videos, ``shared/real_ads``) the same 1,308
+  faces in the same frames, boxes and landmarks within 2e-4 px, scores within 2e-6
+  (``faces/test_mtcnn_cascade.py`` compares with ``detect_face`` on real frames).
 
-Everything else is facenet-pytorch's own code (networks, NMS, box arithmetic, in its order):
-boxes, scores and landmarks equal ``detect_face``'s bit for bit (1,427 frames of the speed set
-and ``shared/real_ads``, 934 faces; ``faces/test_mtcnn_cascade.py``), at 19 instead of 29 ms a
-frame. On a GPU ``detect_face`` itself runs.
+Everything else is facenet-pytorch's own code (networks, NMS, box arithmetic, in its order).
+Those 2,147 frames take 39.5 s instead of 50.8 s with the previous cascade (strided-view
+pooling, NCHW weights; itself 19 instead of 29 ms a frame against ``detect_face``). On a GPU
+``detect_face`` itself runs.
 """
 
 from __future__ import annotations
@@ -32,74 +34,13 @@ from facenet_pytorch.models.utils import detect_face as fp
 
 CROP_SIZES = (24, 48)  # R-net and O-net input sizes
 CHANNELS = 3  # RGB
-SMALL_LEVEL = 8  # pyramid levels of at most 1/8 of the frame's pixels come from integral images
 
 
-class StridedMaxPool(torch.nn.Module):
-    """``MaxPool2d(kernel, stride, ceil_mode=True)`` (no padding) as maxima of strided views, rows
-    then columns, the ragged edge padded with -inf: the same values, and on CPU several times
-    faster than PyTorch's kernel for MTCNN's maps (R-net's 600 x 28 x 22 x 22 candidates, P-net's
-    16 x 10 x 298 x 167 first level)."""
-
-    def __init__(self, kernel: int, stride: int) -> None:
-        super().__init__()
-        if kernel < 2 or stride < 1:
-            raise ValueError(f"need kernel >= 2 and stride >= 1, got {kernel}, {stride}")
-        self.kernel, self.stride = kernel, stride
-
-    def _size(self, n: int) -> int:
-        out = -(-(n - self.kernel) // self.stride) + 1  # ceil mode
-        return out - 1 if (out - 1) * self.stride >= n else out  # no window may start outside
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = self.kernel, self.stride
-        h, w = x.shape[-2:]
-        oh, ow = self._size(h), self._size(w)
-        pad_h, pad_w = max((oh - 1) * s + k - h, 0), max((ow - 1) * s + k - w, 0)
-        if pad_h or pad_w:  # the last window runs past the edge: -inf never wins a maximum
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), value=-torch.inf)
-        rows = torch.maximum(
-            x[..., 0 : (oh - 1) * s + 1 : s, :], x[..., 1 : (oh - 1) * s + 2 : s, :]
-        )
-        for j in range(2, k):
-            torch.maximum(rows, x[..., j : j + (oh - 1) * s + 1 : s, :], out=rows)
-        del x
-        out = torch.maximum(
-            rows[..., 0 : (ow - 1) * s + 1 : s], rows[..., 1 : (ow - 1) * s + 2 : s]
-        )
-        for j in range(2, k):
-            torch.maximum(out, rows[..., j : j + (ow - 1) * s + 1 : s], out=out)
-        return out
-
-
-def use_strided_pools(*nets: torch.nn.Module) -> int:
-    """Swap every plain ceil-mode ``MaxPool2d`` of ``nets`` for ``StridedMaxPool``; how many."""
-    swapped = 0
+def use_channels_last(*nets: torch.nn.Module) -> None:
+    """Store the networks' weights channels-last (NHWC), the layout their inputs here have: oneDNN
+    then runs convolutions, PReLUs and ceil-mode max pooling without reordering between them."""
     for net in nets:
-        for name, layer in list(net.named_children()):
-            if isinstance(layer, torch.nn.MaxPool2d) and _plain(layer):
-                kernel, stride = _pair(layer.kernel_size)[0], _pair(layer.stride)[0]
-                setattr(net, name, StridedMaxPool(int(kernel), int(stride)))
-                swapped += 1
-    return swapped
-
-
-def _pair(v: object) -> tuple[object, object]:
-    return v if isinstance(v, tuple) else (v, v)
-
-
-def _plain(pool: torch.nn.MaxPool2d) -> bool:
-    """Square kernel and stride, no padding or dilation, ceil mode (MTCNN's pools)."""
-    kernel, stride = _pair(pool.kernel_size), _pair(pool.stride)
-    return (
-        kernel[0] == kernel[1]
-        and int(kernel[0]) >= 2  # type: ignore[call-overload]
-        and stride[0] == stride[1]
-        and _pair(pool.padding) == (0, 0)
-        and _pair(pool.dilation) == (1, 1)
-        and pool.ceil_mode
-        and not pool.return_indices
-    )
+        net.to(memory_format=torch.channels_last)
 
 
 def integral_image(frame: np.ndarray) -> np.ndarray:
@@ -152,7 +93,7 @@ def area_crops(
     out = torch.from_numpy(sums).permute(0, 3, 1, 2)
     kh = torch.from_numpy((r1 - r0).astype(np.float32))[:, None, :, None]
     kw = torch.from_numpy((c1 - c0).astype(np.float32))[:, None, None, :]
-    return (out / kh / kw).contiguous()  # contiguous, as the per-box crops are
+    return out / kh / kw  # channels-last, as the networks' weights are (use_channels_last)
 
 
 def _crops(
@@ -181,10 +122,9 @@ def detect_batch(
     pnet, rnet, onet = nets
     if torch.device(device).type != "cpu":
         return fp.detect_face(frames, minsize, pnet, rnet, onet, thresholds, factor, device)
-    imgs = torch.as_tensor(frames).permute(0, 3, 1, 2).type(next(pnet.parameters()).dtype)
     tables = [integral_image(f) for f in frames]
     boxes, frame_of = _proposals(
-        imgs, tables, pnet, minsize=minsize, threshold=thresholds[0], factor=factor
+        tables, pnet, minsize=minsize, threshold=thresholds[0], factor=factor
     )
     points = torch.zeros(0, 5, 2)
     if len(boxes):
@@ -245,7 +185,6 @@ def area_resize(tables: Sequence[np.ndarray], size: tuple[int, int]) -> torch.Te
 
 
 def _proposals(
-    imgs: torch.Tensor,
     tables: Sequence[np.ndarray],
     pnet: torch.nn.Module,
     *,
@@ -254,19 +193,14 @@ def _proposals(
     factor: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """First stage: P-net over the scale pyramid, NMS per scale then per frame, boxes refined
-    and squared (``rerec``); (boxes N x 5, frame index per box).
-
-    A level of at most 1/8 of the frame's pixels is cut from the integral images (the same
-    values; PyTorch's area resampling reads the whole batch for every level, ~8 ms for 16
-    frames of 640 x 360 however small the level)."""
-    h, w = imgs.shape[2:4]
+    and squared (``rerec``); (boxes N x 5, frame index per box). Every level is cut from the
+    frames' integral images (``area_resize``)."""
+    h, w = tables[0].shape[0] - 1, tables[0].shape[1] - 1
     scale, side = 12.0 / minsize, min(h, w) * 12.0 / minsize
     found, owners, picks, offset = [], [], [], 0
     while side >= 12:
         size = (int(h * scale + 1), int(w * scale + 1))
-        small = size[0] * size[1] * SMALL_LEVEL <= h * w
-        data = area_resize(tables, size) if small else fp.imresample(imgs, size)
-        reg, prob = pnet((data - 127.5) * 0.0078125)
+        reg, prob = pnet((area_resize(tables, size) - 127.5) * 0.0078125)
         boxes, owner = fp.generateBoundingBox(reg, prob[:, 1], scale, threshold)
         found.append(boxes)
         owners.append(owner)
