@@ -22,10 +22,11 @@ from influencer_pipeline.defs.per_video import process_videos, progress_logger
 from influencer_pipeline.defs.resources import LakeResource, VideoFetcher
 from influencer_pipeline.display import show
 from influencer_pipeline.lake_schema import VIDEO_FILES, VIDEO_FRAMES
-from influencer_pipeline.media.blobs import BlobStore, local_copy
+from influencer_pipeline.media.blobs import BlobStore
 from influencer_pipeline.media.dedup import DedupConfig, find_duplicate_groups
 from influencer_pipeline.media.dedup_prints import DEDUP_FRAME_COLUMNS, lake_frame_images
-from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
+from influencer_pipeline.media.frame_workers import FrameWorkers, use_processes
+from influencer_pipeline.media.frames import SamplingConfig
 from influencer_pipeline.media.probe import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
 from influencer_pipeline.media.video_file import ProbeLimits, failed_row, fetch_video
 from influencer_pipeline.parallel import map_isolated
@@ -137,7 +138,11 @@ class FramesConfig(dg.Config):
         description="Downscale so the longest side is at most this.",
     )
     jpeg_quality: int = Field(default=SamplingConfig.jpeg_quality)
-    max_workers: int = Field(default=2, description="Videos decoded concurrently.")
+    max_workers: int = Field(
+        default=2,
+        description="Videos decoded concurrently: in as many worker processes when the step has "
+        "8 videos or more, else in threads (media/frame_workers.py).",
+    )
 
     def sampling(self) -> SamplingConfig:
         """The pure-logic sampling configuration."""
@@ -162,30 +167,32 @@ def video_frames(
     keys = [k for k in context.partition_keys if k in files.index]
     ok = [k for k in keys if files.at[k, "status"] == "ok"]
     notes = PartitionNotes()
+    processes = use_processes(len(ok), config.max_workers)
 
     def extract(key: str) -> pd.DataFrame:
-        with local_copy(files.at[key, "local_path"]) as video:  # a download if on S3
-            result = sample_frames(video, sampling)
-        table = frames_table(key, result, sampling)
+        got = workers.sample(key, str(files.at[key, "local_path"]))
         notes.add(
             key,
             {
-                "frames": len(table),
-                "frames_decoded": result.frames_decoded,
-                "decode_seconds": round(result.decode_seconds, 3),
+                "frames": len(got.table),
+                "frames_decoded": got.frames_decoded,
+                "decode_seconds": round(got.decode_seconds, 3),
             },
         )
-        return table
+        return got.table
 
-    df = process_videos(
-        context,
-        ok,
-        extract,
-        VIDEO_FRAMES,
-        label="decoded",
-        max_workers=config.max_workers,
-        notes=notes,
-    )
+    if processes:
+        context.log.info(f"sampling {len(ok)} videos in {config.max_workers} worker processes")
+    with FrameWorkers(sampling, config.max_workers, processes) as workers:
+        df = process_videos(
+            context,
+            ok,
+            extract,
+            VIDEO_FRAMES,
+            label="decoded",
+            max_workers=config.max_workers,
+            notes=notes,
+        )
     context.log.info(
         f"{df['video_id'].nunique()} videos with frames, {len(keys) - len(ok)} skipped (their "
         f"file failed), {int(df['is_blank'].sum())} blank frames"
