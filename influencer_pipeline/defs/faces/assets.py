@@ -9,9 +9,6 @@ from influencer_pipeline.defs.partition_metadata import PartitionNotes
 from influencer_pipeline.defs.partitions import PER_VIDEO_BACKFILL, PER_VIDEO_METADATA, VIDEOS
 from influencer_pipeline.defs.per_video import process_videos
 from influencer_pipeline.defs.resources import FaceModels
-from influencer_pipeline.faces.devices import threads_per_worker
-from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant, video_faces_row
-from influencer_pipeline.faces.records import FACE_ROLES, embed_summary, face_rows
 from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, VIDEO_FACES
 from influencer_pipeline.validation import embedding_problems
 
@@ -48,6 +45,10 @@ def face_embeddings(
     context: dg.AssetExecutionContext, video_frames: pd.DataFrame, face_models: FaceModels
 ):
     """One row per detected face: frame, box, detector score, quality gates, embedding."""
+    # PyTorch and facenet-pytorch load with the step, not the definitions (preload.FACE_STACK)
+    from influencer_pipeline.faces.devices import threads_per_worker
+    from influencer_pipeline.faces.records import embed_summary, face_rows
+
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
     notes = PartitionNotes()
 
@@ -131,6 +132,9 @@ def video_faces(
 
     The share counts every non-blank sampled frame that was searched for faces (FACE_ROLES).
     """
+    from influencer_pipeline.faces.dominant import DominanceConfig, choose_dominant, video_faces_row
+    from influencer_pipeline.faces.records import FACE_ROLES
+
     searched = video_frames[video_frames["role"].isin(FACE_ROLES) & ~video_frames["is_blank"]]
     n_searched = searched.groupby("video_id").size()
     faces_by_video = dict(tuple(face_embeddings.groupby("video_id", sort=False)))

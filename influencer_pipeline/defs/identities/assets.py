@@ -1,6 +1,7 @@
 """Identity assets: face clusters across videos and every video's influencer."""
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
@@ -9,13 +10,15 @@ import pandas as pd
 from influencer_pipeline.defs.metadata import image_markdown, montage_jpeg
 from influencer_pipeline.defs.resources import FaceModels, LakeResource
 from influencer_pipeline.faces.calibration import calibration_for
-from influencer_pipeline.identities.clustering import ClusterConfig, cluster_video_faces
 from influencer_pipeline.identities.stable_ids import (
     assign_stable_ids,
     centroids_by_label,
     previous_by_canonical,
 )
 from influencer_pipeline.lake_schema import IDENTITY_CLUSTERS
+
+if TYPE_CHECKING:  # hdbscan and scikit-learn load with the step, not with the definitions
+    from influencer_pipeline.identities.clustering import ClusterConfig
 
 IDENTITIES = {"group_name": "identities", "owners": ["team:data-platform"]}
 
@@ -70,6 +73,8 @@ def identity_clusters(
             "spaces. Rematerialize face_embeddings and video_faces for those partitions.",
             metadata={"videos": dg.MetadataValue.json(stale["video_id"].tolist()[:100])},
         )
+    from influencer_pipeline.identities.clustering import ClusterConfig, cluster_video_faces
+
     calibration = calibration_for(face_models.embedder_name)
     config = ClusterConfig(
         identity_threshold=calibration.identity_threshold,
@@ -114,7 +119,7 @@ def identity_clusters(
     return out
 
 
-def _cluster_metadata(out: pd.DataFrame, faces: pd.DataFrame, config: ClusterConfig) -> dict:
+def _cluster_metadata(out: pd.DataFrame, faces: pd.DataFrame, config: "ClusterConfig") -> dict:
     thumbs = dict(zip(faces["video_id"], faces["thumbnail"], strict=True))
     sizes = out.groupby("influencer_id")["video_id"].apply(list)
     sizes = sizes.sort_values(key=lambda s: -s.str.len())

@@ -30,6 +30,7 @@ from influencer_pipeline.media.frames import SamplingConfig
 from influencer_pipeline.media.probe import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
 from influencer_pipeline.media.video_file import ProbeLimits, failed_row, fetch_video
 from influencer_pipeline.parallel import map_isolated
+from influencer_pipeline.preload import FACE_STACK, import_in_background
 
 MEDIA = {"group_name": "media", "owners": ["team:data-platform"]}
 FILE_COLUMNS = ["video_id", "status", "error", "local_path", "duration_s", "fps", "width", "height"]
@@ -183,6 +184,7 @@ def video_frames(
 
     if processes:
         context.log.info(f"sampling {len(ok)} videos in {config.max_workers} worker processes")
+        import_in_background(FACE_STACK)  # this process waits meanwhile (see preload)
     with FrameWorkers(sampling, config.max_workers, processes) as workers:
         df = process_videos(
             context,
