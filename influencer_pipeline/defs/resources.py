@@ -138,7 +138,9 @@ class FaceModels(dg.ConfigurableResource):
     videos_in_flight: int = Field(
         default=2,
         description="Videos of a face step processed at once, in threads (PyTorch and OpenCV "
-        "release the GIL): on 2 cores 2 in flight took 0.54 s/video against 0.89 for one.",
+        "release the GIL): on 2 cores 2 in flight took 0.54 s/video against 0.89 for one. Each "
+        "video's networks get cores / this many threads however many videos the run has, so a "
+        "video's faces do not depend on the videos beside it.",
     )
     dlib_runtime: str = Field(
         default="torch",

@@ -76,7 +76,9 @@ def face_embeddings(
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
     in_flight = max(1, min(face_models.videos_in_flight, len(keys)))
-    with threads_per_worker(in_flight):  # the cores shared, not oversubscribed
+    # PyTorch's threads per video from the setting, not from this run's size: oneDNN's sums
+    # depend on the thread count, and a video's faces must not depend on the videos beside it
+    with threads_per_worker(face_models.videos_in_flight):
         df = process_videos(
             context,
             keys,
