@@ -25,7 +25,11 @@ from influencer_pipeline.lake_schema import VIDEO_FILES, VIDEO_FRAMES
 from influencer_pipeline.media.blobs import BlobStore
 from influencer_pipeline.media.dedup import DedupConfig, find_duplicate_groups
 from influencer_pipeline.media.dedup_prints import DEDUP_FRAME_COLUMNS, lake_frame_images
-from influencer_pipeline.media.frame_workers import FrameWorkers, use_processes
+from influencer_pipeline.media.frame_workers import (
+    MIN_VIDEOS_FOR_PROCESSES,
+    FrameWorkers,
+    use_processes,
+)
 from influencer_pipeline.media.frames import SamplingConfig
 from influencer_pipeline.media.probe import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
 from influencer_pipeline.media.video_file import ProbeLimits, failed_row, fetch_video
@@ -142,7 +146,7 @@ class FramesConfig(dg.Config):
     max_workers: int = Field(
         default=2,
         description="Videos decoded concurrently: in as many worker processes when the step has "
-        "8 videos or more, else in threads (media/frame_workers.py).",
+        f"{MIN_VIDEOS_FOR_PROCESSES} videos or more, else in threads (media/frame_workers.py).",
     )
 
     def sampling(self) -> SamplingConfig:
