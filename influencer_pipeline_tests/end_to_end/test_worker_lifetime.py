@@ -1,17 +1,19 @@
 """``kill -9`` of ``influencer-pipeline run`` also ends its step workers (issue 14, item 8).
 
 The CLI runs the per-video stages with Dagster's multiprocess executor: one spawned Python
-process per step. The test starts the real CLI in its own session, waits until a step worker (a
-child of the CLI with ``--multiprocessing-fork``) has been busy for a while (a long step: face
-detection), sends SIGKILL to the CLI process alone - not to its group, as a person's
-``kill -9 PID`` does - and checks that every child the CLI had is gone within seconds instead of
-running its step on as an orphan. ``arm_worker`` is also checked directly: it arms only a
-spawned child of the marked process, and a plain spawned child dies with its parent.
+process per step. The test starts the real CLI in its own session, waits until the face step's
+worker (the child of the CLI whose pid the log names for ``face_embeddings``) has armed itself,
+sends SIGKILL to the CLI process alone - not to its group, as a person's ``kill -9 PID`` does -
+and checks that every child the CLI had is gone within seconds instead of running its step on as
+an orphan, and that the face step was cut short (its partitions never reached the lake).
+``arm_worker`` is also checked directly: it arms only a spawned child of the marked process,
+and a plain spawned child dies with its parent.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,10 +29,12 @@ PROJECT = Path(__file__).resolve().parents[2]
 WORKER_MARK = b"--multiprocessing-fork"
 WAIT_FOR_WORKERS_S = 420
 ARMED_AFTER_S = 3.0  # a worker arms itself while importing the package: well within this
-# A worker alive this long is in a long step (face detection: models, then every frame); killed
-# there, an unarmed worker would run its step to the end, long after GONE_WITHIN_S.
-LONG_STEP_S = 8.0
+# Killed this long after its start, the face step (models, then 5 x 54 frames; ~12 s on 2 cores)
+# still has seconds of work left, which an unarmed worker would finish long after GONE_WITHIN_S.
+KILL_FACE_STEP_AFTER_S = ARMED_AFTER_S + 1.0
 GONE_WITHIN_S = 3.0  # SIGKILL from the kernel: at once; an unarmed worker lives on (its step)
+VIDEO_S, VIDEO_FPS = 48.0, 2  # 48 body frames + 6 outro frames each: the sampler's most
+STEP_STARTED = re.compile(rb" - (\d+) - face_embeddings - STEP_WORKER_STARTED ")
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -67,36 +71,38 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
 def test_kill_9_of_the_cli_ends_its_step_workers(tmp_path: Path) -> None:
-    # enough videos that the face step (detection, then dlib in its worker processes) stays
-    # busy well past LONG_STEP_S
     people = ("barack_obama", "elton_john", "joe_biden", "alex_lacamoire", "ben_affleck")
-    videos = [media.face_video(tmp_path, person, seconds=8.0) for person in people]
+    videos = [media.face_video(tmp_path, p, seconds=VIDEO_S, fps=VIDEO_FPS) for p in people]
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("Video URL,Performance\n" + "".join(f"{v.name},0.5\n" for v in videos))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUENCER_", "DAGSTER_"))}
     env |= {"DAGSTER_HOME": str(tmp_path / "home"), "INFLUENCER_EMBEDDER": "dlib"}
     command = [sys.executable, "-m", "influencer_pipeline.cli", "run", "--input", str(sheet)]
     command += ["--lake", str(tmp_path / "lake"), "--executor", "multiprocess"]
-    log = (tmp_path / "cli.log").open("wb")
+    log_path = tmp_path / "cli.log"
+    log = log_path.open("wb")
     cli = subprocess.Popen(
         command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     seen: set[int] = set()
     try:
         deadline, first_seen = time.monotonic() + WAIT_FOR_WORKERS_S, {}
-        busy: list[int] = []
-        while time.monotonic() < deadline and cli.poll() is None and not busy:
+        face_worker = None
+        while time.monotonic() < deadline and cli.poll() is None:
             children = _children(cli.pid)
             now = time.monotonic()
             for pid, cmd in children.items():
                 if WORKER_MARK in cmd:
                     first_seen.setdefault(pid, now)
-            busy = [p for p in children if now - first_seen.get(p, now) >= LONG_STEP_S]
             # and their own workers (dlib's descriptor processes of the face step)
             seen = set(children) | {g for c in children for g in _children(c)}
+            started = STEP_STARTED.search(log_path.read_bytes())
+            face_worker = int(started.group(1)) if started else None
+            if now - first_seen.get(face_worker, now) >= KILL_FACE_STEP_AFTER_S:
+                break
             time.sleep(0.1)
-        assert cli.poll() is None, (tmp_path / "cli.log").read_text()[-3000:]
-        assert busy, "no step worker ran long enough to be caught"
+        assert cli.poll() is None, log_path.read_text()[-3000:]
+        assert face_worker in first_seen, "the face step's worker was never seen"
         os.kill(cli.pid, signal.SIGKILL)  # the CLI alone, as `kill -9 PID` does
         cli.wait(timeout=30)
         gone_by = time.monotonic() + GONE_WITHIN_S
@@ -104,6 +110,8 @@ def test_kill_9_of_the_cli_ends_its_step_workers(tmp_path: Path) -> None:
             time.sleep(0.2)
         survivors = {p: _children_cmd(p) for p in seen if _alive(p)}
         assert not survivors, f"orphaned after kill -9 of the CLI: {survivors}"
+        stored = list((tmp_path / "lake" / "face_embeddings").glob("*.parquet"))
+        assert len(stored) < len(videos), "the face step ended before the kill: nothing was cut"
     finally:
         log.close()
         for pid in [*seen, cli.pid]:
