@@ -64,14 +64,21 @@ def _window_sums(
 ) -> np.ndarray:
     """B x R x K x C sums of the frame of ``table`` over rows [rows[0], rows[1]) x columns
     [cols[0], cols[1]) (bounds B x R and B x K)."""
-    width = table.shape[1]
-    flat = table.reshape(-1, table.shape[2])
+    width, channels = table.shape[1], table.shape[2]
+    # one opaque item per pixel (its C sums): a take copies whole pixels, not single numbers
+    pixels = np.ascontiguousarray(table).reshape(-1, channels)
+    items = pixels.view(np.dtype((np.void, pixels.strides[0])))[:, 0]
 
     def corner(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return np.take(flat, r[:, :, None] * width + c[:, None, :], axis=0)
+        picked = items.take(r[:, :, None] * width + c[:, None, :])
+        return picked.view(table.dtype).reshape(*picked.shape, channels)
 
     (r0, r1), (c0, c1) = rows, cols
-    return corner(r1, c1) - corner(r0, c1) - corner(r1, c0) + corner(r0, c0)
+    sums = corner(r1, c1)
+    sums -= corner(r0, c1)
+    sums -= corner(r1, c0)
+    sums += corner(r0, c0)
+    return sums
 
 
 def area_crops(
@@ -105,7 +112,7 @@ def _crops(
     if not ((ey > y - 1) & (ex > x - 1)).all():
         return None
     data = area_crops(tables, frame_of.cpu().numpy(), (y - 1, ey), (x - 1, ex), size)
-    return (data - 127.5) * 0.0078125
+    return data.sub_(127.5).mul_(0.0078125)  # (data - 127.5) * 0.0078125, in place
 
 
 def detect_batch(
@@ -172,16 +179,14 @@ def area_resize(tables: Sequence[np.ndarray], size: tuple[int, int]) -> torch.Te
     convolution rounds differently on another layout)."""
     first = tables[0]
     whole = np.zeros(1, dtype=np.int64)
-    r0, r1 = (b[0] for b in _cells(whole, whole + first.shape[0] - 1, size[0]))
-    c0, c1 = (b[0] for b in _cells(whole, whole + first.shape[1] - 1, size[1]))
+    rows = _cells(whole, whole + first.shape[0] - 1, size[0])  # 1 x size[0] each
+    cols = _cells(whole, whole + first.shape[1] - 1, size[1])
     sums = np.empty((len(tables), size[0], size[1], CHANNELS), dtype=np.float32)
     for i, table in enumerate(tables):
-        rows = table[r1] - table[r0]
-        sums[i] = rows[:, c1] - rows[:, c0]
-    out = torch.from_numpy(sums).permute(0, 3, 1, 2)  # channels-last, as PyTorch returns it
-    kh = torch.from_numpy((r1 - r0).astype(np.float32))[:, None]
-    kw = torch.from_numpy((c1 - c0).astype(np.float32))[None, :]
-    return out / kh / kw
+        sums[i] = _window_sums(table, rows, cols)[0]
+    np.divide(sums, (rows[1][0] - rows[0][0]).astype(np.float32)[:, None, None], out=sums)
+    np.divide(sums, (cols[1][0] - cols[0][0]).astype(np.float32)[None, :, None], out=sums)
+    return torch.from_numpy(sums).permute(0, 3, 1, 2)  # channels-last, as PyTorch returns it
 
 
 def _proposals(
@@ -200,7 +205,7 @@ def _proposals(
     found, owners, picks, offset = [], [], [], 0
     while side >= 12:
         size = (int(h * scale + 1), int(w * scale + 1))
-        reg, prob = pnet((area_resize(tables, size) - 127.5) * 0.0078125)
+        reg, prob = pnet(area_resize(tables, size).sub_(127.5).mul_(0.0078125))  # as _crops
         boxes, owner = fp.generateBoundingBox(reg, prob[:, 1], scale, threshold)
         found.append(boxes)
         owners.append(owner)

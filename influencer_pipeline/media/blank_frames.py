@@ -27,12 +27,15 @@ BLACK_LUMA_P99 = 40.0  # 0-255 luma: a frame whose bright end is this dark is bl
 UNIFORM_DELTA = 24  # levels (any RGB channel) that make a cell differ from the median colour
 UNIFORM_MAX_OUTLIER_SHARE = 0.01  # below this share of differing cells a frame is one colour
 BLANK_GRID = 64  # side of the area-averaged copy the blank rule looks at
+LUMA_WEIGHTS = tuple(np.float32(w) for w in (0.299, 0.587, 0.114))
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma (0-255, float32) of an RGB image."""
-    rgb = rgb.astype(np.float32)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    """BT.601 luma (0-255, float32) of an RGB image: 0.299 R + 0.587 G + 0.114 B in float32."""
+    y = np.multiply(rgb[..., 0], LUMA_WEIGHTS[0], dtype=np.float32)  # no float copy of the image
+    y += np.multiply(rgb[..., 1], LUMA_WEIGHTS[1], dtype=np.float32)
+    y += np.multiply(rgb[..., 2], LUMA_WEIGHTS[2], dtype=np.float32)
+    return y
 
 
 def _grid(rgb: np.ndarray) -> np.ndarray:

@@ -58,8 +58,8 @@ def check_rgb(rgb: object) -> np.ndarray:
 def hash_image(rgb: np.ndarray) -> tuple[str, str]:
     """Return the (phash, dhash) of an H x W x 3 uint8 RGB image as 16-hex-digit strings."""
     check_rgb(rgb)
-    image = Image.fromarray(np.ascontiguousarray(rgb))
-    return str(imagehash.phash(image)), str(imagehash.dhash(image))
+    grey = Image.fromarray(np.ascontiguousarray(rgb)).convert("L")  # what both would convert to
+    return str(imagehash.phash(grey)), str(imagehash.dhash(grey))
 
 
 def hex_to_int(value: str) -> int:

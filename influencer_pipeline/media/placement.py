@@ -94,6 +94,11 @@ def content_box(frames: Sequence[np.ndarray]) -> Box | None:
         return None
     height, width = frames[0].shape[:2]
     greys = [grey_copy(f)[0] for f in frames if f.shape[:2] == (height, width)]
+    return _box_of_greys(greys, width, height)
+
+
+def _box_of_greys(greys: Sequence[np.ndarray], width: int, height: int) -> Box:
+    """``content_box`` from the grey copies (``grey_copy``) of width x height frames."""
     stack = np.stack(greys).astype(np.float32)
     scale = greys[0].shape[1] / width
     bar_x = _bars(stack, 2) / scale
@@ -156,7 +161,11 @@ def _varied_squares(grey: np.ndarray) -> Callable[[int, int, int, int], bool]:
 
 def centre_hashes(rgb: np.ndarray, box: Box | None = None) -> np.ndarray:
     """The ``N_HASHES`` placement hashes of an RGB or grey frame (uint64; 0 = no square)."""
-    grey, scale = grey_copy(rgb)
+    return _hashes_of_grey(*grey_copy(rgb), box)
+
+
+def _hashes_of_grey(grey: np.ndarray, scale: float, box: Box | None) -> np.ndarray:
+    """``centre_hashes`` from a frame's ``grey_copy`` and its scale."""
     h, w = grey.shape
     if box is None:
         x0, y0, x1, y1 = 0.0, 0.0, float(w), float(h)
@@ -202,6 +211,9 @@ def placement_columns(
     """One video's content box (from its body frames) and every frame's placement hashes."""
     if not frames:
         return (0, 0, 0, 0), []
-    picked = [f for f, b in zip(frames, body, strict=True) if b] or list(frames)
-    box = content_box(picked) or (0, 0, frames[0].shape[1], frames[0].shape[0])
-    return box, [centre_hashes(f, box) for f in frames]
+    copies = [grey_copy(f) for f in frames]  # each frame's grey copy made once, for both
+    picked = [i for i, b in enumerate(body) if b] or list(range(len(frames)))
+    height, width = frames[picked[0]].shape[:2]
+    same_size = [copies[i][0] for i in picked if frames[i].shape[:2] == (height, width)]
+    box = _box_of_greys(same_size, width, height)
+    return box, [_hashes_of_grey(grey, scale, box) for grey, scale in copies]
