@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from influencer_pipeline.lake_schema import VIDEO_FRAMES, to_arrow
-from influencer_pipeline.media.blank_frames import blank_stats, classify_blank
+from influencer_pipeline.media.blank_frames import blank_stats, classify_blank, luma
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.errors import MediaError
 from influencer_pipeline.media.frames import (
@@ -302,3 +302,14 @@ def test_real_white_outro_cards_are_not_blank(shared_dir: Path) -> None:
     for path in sorted((shared_dir / "real_frames").glob("*/*.jpg")):
         rgb = np.asarray(Image.open(path).convert("RGB"))
         assert classify_blank(rgb) is None, path.name
+
+
+def test_luma_is_bt601_in_float32_for_uint8_and_float_frames() -> None:
+    rng = np.random.default_rng(21)
+    rgb = rng.integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
+    expected = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    got = luma(rgb)
+    assert got.dtype == np.float32 and got.shape == (48, 64)
+    assert np.abs(got - expected).max() < 1e-4
+    assert np.array_equal(luma(rgb.astype(np.float32)), got)  # the blank rule's float cells
+    assert luma(np.full((2, 2, 3), 255, np.uint8)).max() == pytest.approx(255.0, abs=1e-4)

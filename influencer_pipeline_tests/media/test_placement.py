@@ -53,3 +53,27 @@ def test_frames_other_than_uint8_use_the_squares_own_std() -> None:
     for top, left, side in ((0, 0, 120), (10, 30, 17), (50, 90, 1)):
         bottom, right = top + side, left + side
         assert varied(left, top, right, bottom) == _numpy_says(grey, left, top, right, bottom)
+
+
+def test_a_videos_placement_columns_are_its_body_frames_box_and_each_frames_hashes() -> None:
+    # body frames: a textured picture pillarboxed by 40-pixel black bars; an outro card without
+    # bars, which must not move the box but gets hashes of its own inside it
+    rng = np.random.default_rng(11)
+    body = []
+    for _ in range(4):
+        frame = np.zeros((640, 360, 3), dtype=np.uint8)
+        frame[:, 40:320] = rng.integers(0, 256, size=(640, 280, 3), dtype=np.uint8)
+        body.append(frame)
+    card = np.full((640, 360, 3), 230, dtype=np.uint8)
+    card[250:390, 60:300] = rng.integers(0, 256, size=(140, 240, 3), dtype=np.uint8)
+    frames, roles = [*body, card], [True, True, True, True, False]
+    box, hashes = placement.placement_columns(frames, roles)
+    x0, y0, x1, y1 = box
+    # the bars, cut to within two pixels of the 160-pixel-wide grey copy (2.25 frame pixels each)
+    assert abs(x0 - 40) <= 5 and abs(x1 - 320) <= 5 and (y0, y1) == (0, 640)
+    assert box == placement.content_box(body)
+    assert len(hashes) == len(frames)
+    for frame, got in zip(frames, hashes, strict=True):
+        assert np.array_equal(got, centre_hashes(frame, box))
+    assert not np.array_equal(hashes[0], hashes[-1])  # the card is not the picture
+    assert placement.placement_columns([], []) == ((0, 0, 0, 0), [])
