@@ -213,6 +213,8 @@ def placement_columns(
         return (0, 0, 0, 0), []
     copies = [grey_copy(f) for f in frames]  # each frame's grey copy made once, for both
     picked = [i for i, b in enumerate(body) if b] or list(range(len(frames)))
+    if len(body) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(body)} body flags")
     height, width = frames[picked[0]].shape[:2]
     same_size = [copies[i][0] for i in picked if frames[i].shape[:2] == (height, width)]
     box = _box_of_greys(same_size, width, height)

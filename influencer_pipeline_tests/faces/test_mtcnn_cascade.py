@@ -65,6 +65,22 @@ def test_area_resize_is_torchs_pyramid_level_in_values_and_layout(shape: tuple[i
         assert got.stride() == want.stride(), size  # P-net's convolution depends on it
 
 
+def test_float64_integral_images_give_the_same_levels_and_crops() -> None:
+    # frames over 8.4 Mpx get float64 integral images (int32 would overflow): same sums
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, size=(2, 90, 70, 3), dtype=np.uint8)
+    exact = [integral_image(f) for f in frames]
+    wide = [t.astype(np.float64) for t in exact]
+    assert exact[0].dtype == np.int32
+    for size in [(45, 35), (12, 9), (90, 70)]:
+        assert torch.equal(area_resize(wide, size), area_resize(exact, size))
+    box = np.array([[0, 90, 0, 70], [10, 41, 5, 66]])
+    rows, cols, frame_of = (box[:, 0], box[:, 1]), (box[:, 2], box[:, 3]), np.array([0, 1])
+    assert torch.equal(
+        area_crops(wide, frame_of, rows, cols, 24), area_crops(exact, frame_of, rows, cols, 24)
+    )
+
+
 def test_channels_last_networks_keep_their_weights_and_outputs() -> None:
     plain, fast = MTCNN(device="cpu"), MTCNN(device="cpu")
     use_channels_last(fast.pnet, fast.rnet, fast.onet)

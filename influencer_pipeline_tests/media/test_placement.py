@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from influencer_pipeline.media import placement
 from influencer_pipeline.media.placement import FLAT_SQUARE_STD, N_HASHES, centre_hashes
@@ -77,3 +78,5 @@ def test_a_videos_placement_columns_are_its_body_frames_box_and_each_frames_hash
         assert np.array_equal(got, centre_hashes(frame, box))
     assert not np.array_equal(hashes[0], hashes[-1])  # the card is not the picture
     assert placement.placement_columns([], []) == ((0, 0, 0, 0), [])
+    with pytest.raises(ValueError, match="5 frames but 4 body flags"):
+        placement.placement_columns(frames, roles[:-1])
