@@ -86,21 +86,34 @@ def area_crops(
     frame_of: np.ndarray,
     rows: tuple[np.ndarray, np.ndarray],
     cols: tuple[np.ndarray, np.ndarray],
-    size: int,
+    size: tuple[int, int],
 ) -> torch.Tensor:
-    """B x C x size x size float32: box b of frame ``frame_of[b]``, rows ``rows[0][b]`` to
-    ``rows[1][b]`` (exclusive) and likewise columns, area-resampled as
-    ``interpolate(mode="area")`` does (same values bit for bit)."""
-    r0, r1 = _cells(rows[0], rows[1], size)  # B x size
-    c0, c1 = _cells(cols[0], cols[1], size)
-    sums = np.empty((len(frame_of), size, size, CHANNELS), dtype=np.float32)  # exact integers
+    """B x C x size float32, channels-last: box b of frame ``frame_of[b]``, rows ``rows[0][b]``
+    to ``rows[1][b]`` (exclusive) and likewise columns, area-resampled as
+    ``interpolate(mode="area")`` does (values and memory layout: the networks' convolutions
+    round differently on another layout)."""
+    r0, r1 = _cells(rows[0], rows[1], size[0])  # B x size[0]
+    c0, c1 = _cells(cols[0], cols[1], size[1])  # B x size[1]
+    sums = np.empty((len(frame_of), *size, CHANNELS), dtype=np.float32)  # exact integers
     for frame in np.unique(frame_of):
         mine = np.flatnonzero(frame_of == frame)
         sums[mine] = _window_sums(tables[int(frame)], (r0[mine], r1[mine]), (c0[mine], c1[mine]))
-    out = torch.from_numpy(sums).permute(0, 3, 1, 2)
-    kh = torch.from_numpy((r1 - r0).astype(np.float32))[:, None, :, None]
-    kw = torch.from_numpy((c1 - c0).astype(np.float32))[:, None, None, :]
-    return out / kh / kw  # channels-last, as the networks' weights are (use_channels_last)
+    np.divide(sums, (r1 - r0).astype(np.float32)[:, :, None, None], out=sums)  # as PyTorch:
+    np.divide(sums, (c1 - c0).astype(np.float32)[:, None, :, None], out=sums)  # / rows / cols
+    return torch.from_numpy(sums).permute(0, 3, 1, 2)
+
+
+def area_resize(tables: Sequence[np.ndarray], size: tuple[int, int]) -> torch.Tensor:
+    """N x C x size float32, channels-last: every frame of ``tables`` area-resampled whole (one
+    ``area_crops`` box per frame), as ``interpolate(mode="area")`` resamples the batch."""
+    height, width = tables[0].shape[0] - 1, tables[0].shape[1] - 1
+    top = np.zeros(len(tables), dtype=np.int64)
+    return area_crops(tables, np.arange(len(tables)), (top, top + height), (top, top + width), size)
+
+
+def _network_input(data: torch.Tensor) -> torch.Tensor:
+    """MTCNN's input scaling, ``(data - 127.5) * 0.0078125``, in place."""
+    return data.sub_(127.5).mul_(0.0078125)
 
 
 def _crops(
@@ -111,8 +124,8 @@ def _crops(
     y, ey, x, ex = fp.pad(boxes, width, height)
     if not ((ey > y - 1) & (ex > x - 1)).all():
         return None
-    data = area_crops(tables, frame_of.cpu().numpy(), (y - 1, ey), (x - 1, ex), size)
-    return data.sub_(127.5).mul_(0.0078125)  # (data - 127.5) * 0.0078125, in place
+    frames = frame_of.cpu().numpy()
+    return _network_input(area_crops(tables, frames, (y - 1, ey), (x - 1, ex), (size, size)))
 
 
 def detect_batch(
@@ -173,22 +186,6 @@ def detect_batch(
     return per_boxes, per_points
 
 
-def area_resize(tables: Sequence[np.ndarray], size: tuple[int, int]) -> torch.Tensor:
-    """N x C x size float32, channels-last: every frame of ``tables`` area-resampled whole, as
-    ``interpolate(mode="area")`` resamples the batch (values and memory layout: P-net's
-    convolution rounds differently on another layout)."""
-    first = tables[0]
-    whole = np.zeros(1, dtype=np.int64)
-    rows = _cells(whole, whole + first.shape[0] - 1, size[0])  # 1 x size[0] each
-    cols = _cells(whole, whole + first.shape[1] - 1, size[1])
-    sums = np.empty((len(tables), size[0], size[1], CHANNELS), dtype=np.float32)
-    for i, table in enumerate(tables):
-        sums[i] = _window_sums(table, rows, cols)[0]
-    np.divide(sums, (rows[1][0] - rows[0][0]).astype(np.float32)[:, None, None], out=sums)
-    np.divide(sums, (cols[1][0] - cols[0][0]).astype(np.float32)[None, :, None], out=sums)
-    return torch.from_numpy(sums).permute(0, 3, 1, 2)  # channels-last, as PyTorch returns it
-
-
 def _proposals(
     tables: Sequence[np.ndarray],
     pnet: torch.nn.Module,
@@ -205,7 +202,7 @@ def _proposals(
     found, owners, picks, offset = [], [], [], 0
     while side >= 12:
         size = (int(h * scale + 1), int(w * scale + 1))
-        reg, prob = pnet(area_resize(tables, size).sub_(127.5).mul_(0.0078125))  # as _crops
+        reg, prob = pnet(_network_input(area_resize(tables, size)))
         boxes, owner = fp.generateBoundingBox(reg, prob[:, 1], scale, threshold)
         found.append(boxes)
         owners.append(owner)

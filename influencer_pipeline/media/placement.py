@@ -209,12 +209,12 @@ def placement_columns(
     frames: Sequence[np.ndarray], body: Sequence[bool]
 ) -> tuple[Box, list[np.ndarray]]:
     """One video's content box (from its body frames) and every frame's placement hashes."""
+    if len(body) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(body)} body flags")
     if not frames:
         return (0, 0, 0, 0), []
     copies = [grey_copy(f) for f in frames]  # each frame's grey copy made once, for both
     picked = [i for i, b in enumerate(body) if b] or list(range(len(frames)))
-    if len(body) != len(frames):
-        raise ValueError(f"{len(frames)} frames but {len(body)} body flags")
     height, width = frames[picked[0]].shape[:2]
     same_size = [copies[i][0] for i in picked if frames[i].shape[:2] == (height, width)]
     box = _box_of_greys(same_size, width, height)

@@ -43,7 +43,7 @@ def test_area_crops_are_torchs_area_resampling_bit_for_bit(size: int) -> None:
     frame_of = np.arange(len(boxes)) % 2
     box = np.asarray(boxes)
     tables = [integral_image(f) for f in frames]
-    got = area_crops(tables, frame_of, (box[:, 0], box[:, 1]), (box[:, 2], box[:, 3]), size)
+    got = area_crops(tables, frame_of, (box[:, 0], box[:, 1]), (box[:, 2], box[:, 3]), (size, size))
     for i, (r0, r1, c0, c1) in enumerate(boxes):
         want = _torch_area(frames[frame_of[i]], (r0, r1), (c0, c1), size)
         assert torch.equal(got[i], want), f"box {boxes[i]}"
@@ -77,7 +77,8 @@ def test_float64_integral_images_give_the_same_levels_and_crops() -> None:
     box = np.array([[0, 90, 0, 70], [10, 41, 5, 66]])
     rows, cols, frame_of = (box[:, 0], box[:, 1]), (box[:, 2], box[:, 3]), np.array([0, 1])
     assert torch.equal(
-        area_crops(wide, frame_of, rows, cols, 24), area_crops(exact, frame_of, rows, cols, 24)
+        area_crops(wide, frame_of, rows, cols, (24, 24)),
+        area_crops(exact, frame_of, rows, cols, (24, 24)),
     )
 
 
