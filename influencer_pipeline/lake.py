@@ -130,11 +130,21 @@ def read_parquet_many(
     max_workers: int = 8,
 ) -> pd.DataFrame:
     """Read and join many Parquet files in parallel; missing files raise FileNotFoundError."""
+    tables = read_parquet_tables(paths, columns, schema=schema, max_workers=max_workers)
+    return join_tables(tables, columns, schema)
+
+
+def read_parquet_tables(
+    paths: Sequence[str | os.PathLike[str] | UPath],
+    columns: Sequence[str] | None = None,
+    *,
+    schema: pa.Schema | None = None,
+    max_workers: int = 8,
+) -> list[pa.Table]:
+    """One Arrow table per file, read in parallel (``columns`` only; one a file predates comes
+    back as nulls of its ``schema`` type); missing files raise FileNotFoundError."""
     if not paths:
-        if schema is None:
-            return pd.DataFrame(columns=list(columns or []))
-        selected = schema if not columns else pa.schema([schema.field(c) for c in columns])
-        return selected.empty_table().to_pandas()
+        return []
 
     def _read(path: str | os.PathLike[str] | UPath) -> pa.Table:
         target = as_upath(path)
@@ -146,7 +156,18 @@ def read_parquet_many(
         )
 
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(paths)))) as pool:
-        tables = list(pool.map(_read, paths))
+        return list(pool.map(_read, paths))
+
+
+def join_tables(
+    tables: Sequence[pa.Table], columns: Sequence[str] | None, schema: pa.Schema | None
+) -> pd.DataFrame:
+    """The rows of ``tables`` in order as one DataFrame; none: an empty table of ``columns``."""
+    if not tables:
+        if schema is None:
+            return pd.DataFrame(columns=list(columns or []))
+        selected = schema if not columns else pa.schema([schema.field(c) for c in columns])
+        return selected.empty_table().to_pandas()
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 

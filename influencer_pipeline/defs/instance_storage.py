@@ -13,6 +13,14 @@ steps' thread in a 157-video run under py-spy); a table found is remembered unti
 the UI, run workers) are Dagster's own; SQLite locks per file, not per connection, and
 ``wipe`` closes what it is about to delete.
 
+Dagster hands a run's planned materializations and a step's materializations to
+``store_event_batch`` when ``$DAGSTER_EVENT_BATCH_SIZE`` is set; its SQLite storage then stores
+them one by one. Here a batch is one transaction per shard (a 157-video step: 157
+materializations, one commit per file instead of two each), so the storage sets that variable
+in its process unless the user has (``0`` turns batches off). A batch that fails keeps nothing,
+and Dagster stores its events one by one. The ``asset_keys`` columns Dagster reads before
+every asset event are remembered like the tables.
+
 The instance's ``dagster.yaml`` names it (``deploy/dagster.sqlite.yaml``); without ``base_dir``
 it stores where Dagster's default does, ``$DAGSTER_HOME/history/runs``.
 """
@@ -20,12 +28,14 @@ it stores where Dagster's default does, ``$DAGSTER_HOME/history/runs``.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
@@ -35,6 +45,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 OPEN_SHARDS = 4  # the index shard and the runs being written (a run writes only its own)
+EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"  # Dagster's switch for batched asset events
+EVENT_BATCH_SIZE = 1000  # events per batch: a 157-video step's materializations in one
 
 
 def event_log_dir(home: str | os.PathLike[str]) -> str:
@@ -58,6 +70,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: Any = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables: set[str] = set()  # tables seen in the index shard (none is ever dropped)
+        self._asset_key_columns: set[str] = set()  # columns seen in the asset_keys table
+        self._batch = threading.local()  # .conns: a batch's open connection per shard
+        # Dagster writes a step's or a run's asset events as one batch only when this is set
+        # (it reads the variable at each event); this storage writes a batch in one transaction
+        os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
         super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
 
     @classmethod
@@ -90,9 +107,31 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        batch = getattr(self._batch, "conns", None)
+        if batch is not None:  # within store_event_batch, which holds the lock
+            if shard not in batch:
+                batch[shard] = self._engine(shard).connect()
+                batch[shard].begin()
+            yield batch[shard]
+            return
         # a plain lock: one user of a shard's connection at a time
         with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
             yield conn
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Store ``events`` as ``store_event`` does, in one transaction per shard; nothing of
+        the batch is kept when one fails (Dagster then stores them one by one)."""
+        with self._db_lock:
+            self._batch.conns = batch = {}
+            try:
+                for event in events:
+                    self.store_event(event)
+                for conn in batch.values():  # the run's shard first: the index mirrors it
+                    conn.commit()
+            finally:
+                self._batch.conns = None
+                for conn in batch.values():
+                    conn.close()  # rolls back what was not committed
 
     def has_table(self, table_name: str) -> bool:
         # Dagster asks before every tagged materialization and check result, each time with a
@@ -101,8 +140,17 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             self._tables.add(table_name)
         return table_name in self._tables
 
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        # asked (by reading the table's columns) before every asset event; a column found stays
+        if column_name not in self._asset_key_columns and super()._has_asset_key_col_on_connection(
+            conn, column_name
+        ):
+            self._asset_key_columns.add(column_name)
+        return column_name in self._asset_key_columns
+
     def _close_all(self) -> None:
         self._tables.clear()
+        self._asset_key_columns.clear()
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()

@@ -3,7 +3,7 @@
 Built on Dagster's ``UPathIOManager`` so the same code writes to local disk and to object storage
 (``s3://``, ``gs://``, ``az://`` through fsspec; ``test_s3_lake.py`` runs the demo against an S3
 API server). Writes go through ``lake.write_parquet_atomic`` (temp file and rename locally, one
-upload on an object store). Two additions to the base class:
+upload on an object store). Three additions to the base class:
 
 - an output covering several partitions (a multi-partition run, DESIGN §5) is one DataFrame that is
   split by its partition column (asset metadata ``partition_column``) into one file per partition;
@@ -12,6 +12,8 @@ upload on an object store). Two additions to the base class:
 - loading several partitions returns one concatenated DataFrame, read in parallel, optionally only
   some columns (input metadata ``columns``); missing partitions are skipped when the input sets
   ``allow_missing_partitions``.
+- a partition file this process wrote and nobody has replaced since is not read back: its Arrow
+  table is still in memory (``lake_cache``; a CLI run's later steps and cross-video run).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from upath import UPath
 from influencer_pipeline import lake, lake_schema
 from influencer_pipeline.defs.metadata import partition_table_metadata, table_metadata
 from influencer_pipeline.defs.partition_metadata import attach_to_step
+from influencer_pipeline.lake_cache import WRITTEN
 from influencer_pipeline.lake_lock import SharedHold
 from influencer_pipeline.paths import lake_root
 
@@ -117,7 +120,10 @@ class ParquetLakeIOManager(dg.UPathIOManager):
 
         def write(item: tuple[str, UPath]) -> None:
             partition_key, path = item
-            lake.write_parquet_atomic(_rows_of(table, rows.get(partition_key)), path)
+            part = _rows_of(table, rows.get(partition_key))
+            lake.write_parquet_atomic(part, path)
+            if lake.is_local(path):  # read again by the next steps of this process's runs
+                WRITTEN.put(path.path, part)
 
         # Parquet encoding, fsync and upload leave the GIL: a 157-video step wrote for ~0.7 s
         with ThreadPoolExecutor(max_workers=max(1, min(WRITE_THREADS, len(paths)))) as pool:
@@ -142,7 +148,18 @@ class ParquetLakeIOManager(dg.UPathIOManager):
                 f"{context.asset_key.to_user_string()} are missing; continuing without them"
             )
         columns = (context.definition_metadata or {}).get("columns")
-        return lake.read_parquet_many(present, columns, schema=_schema_for(context))
+        return _read_partitions(present, columns, _schema_for(context))
+
+
+def _read_partitions(
+    paths: list[UPath], columns: list[str] | None, schema: pa.Schema | None
+) -> pd.DataFrame:
+    """The partition files' rows in order: the tables this process wrote (``lake_cache``) where
+    their files are unchanged, the others read from the lake."""
+    tables = [WRITTEN.get(p.path, columns) if lake.is_local(p) else None for p in paths]
+    missing = [p for p, t in zip(paths, tables, strict=True) if t is None]
+    read = iter(lake.read_parquet_tables(missing, columns, schema=schema))
+    return lake.join_tables([t if t is not None else next(read) for t in tables], columns, schema)
 
 
 class ParquetLakeIOManagerFactory(dg.ConfigurableIOManagerFactory):

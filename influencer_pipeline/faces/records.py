@@ -109,7 +109,8 @@ def decode_frame(video_id: str, frame_index: int, data: object) -> np.ndarray:
         )
     try:
         with Image.open(io.BytesIO(bytes(data))) as picture:
-            return np.asarray(picture.convert("RGB"))
+            # the stage's JPEGs are RGB already: converting would only copy them
+            return np.asarray(picture if picture.mode == "RGB" else picture.convert("RGB"))
     except Exception as exc:
         raise FaceRecordError(
             "bad_frame_image",

@@ -141,3 +141,116 @@ def test_a_table_found_once_is_not_looked_up_again(tmp_path, monkeypatch):
         storage.wipe()
         assert storage.has_table("asset_event_tags")
         assert looked_up.count("asset_event_tags") == 2  # asked for again after the wipe
+
+
+@dg.asset(partitions_def=LETTERS, backfill_policy=dg.BackfillPolicy.single_run())
+def ranged(context: dg.AssetExecutionContext) -> None:
+    context.log.info(f"{len(context.partition_keys)} partitions")
+
+
+def _range_run(instance: dg.DagsterInstance) -> None:
+    keys = LETTERS.get_partition_keys()
+    job = dg.Definitions(assets=[ranged]).resolve_implicit_global_asset_job_def()
+    tags = {
+        "dagster/asset_partition_range_start": keys[0],
+        "dagster/asset_partition_range_end": keys[-1],
+    }
+    assert job.execute_in_process(instance=instance, tags=tags).success
+
+
+def _asset_events(instance: dg.DagsterInstance, kind: dg.DagsterEventType) -> list[str]:
+    """The partition of each ``kind`` event of ``ranged`` in the cross-run index."""
+    records = instance.event_log_storage.get_event_records(
+        dg.EventRecordsFilter(kind, asset_key=dg.AssetKey("ranged")), limit=1000
+    )
+    return sorted(r.partition_key or "" for r in records)
+
+
+def _pooled_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(default_instance_yaml(home))
+    return home
+
+
+def test_a_range_run_stores_its_planned_and_done_materializations_in_batches(tmp_path, monkeypatch):
+    monkeypatch.delenv(instance_storage.EVENT_BATCH_ENV, raising=False)
+    batches: list[list[str]] = []
+    parent = PooledSqliteEventLogStorage.store_event_batch
+
+    def recording(self, events):
+        batches.append([e.dagster_event_type.value for e in events])
+        parent(self, events)
+
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "store_event_batch", recording)
+    home = _pooled_home(tmp_path)
+    with _instance(home) as instance:
+        assert instance_storage.os.environ[instance_storage.EVENT_BATCH_ENV] == "1000"
+        _range_run(instance)
+        keys = sorted(LETTERS.get_partition_keys())
+        assert _asset_events(instance, dg.DagsterEventType.ASSET_MATERIALIZATION) == keys
+        planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        assert _asset_events(instance, planned) == keys
+    assert sorted(len(b) for b in batches) == [12, 12]  # the run's plan, the step's output
+    # Dagster's own storage reads the same records from the files
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with _instance(home) as reader:
+        assert type(reader.event_log_storage).__name__ == "SqliteEventLogStorage"
+        assert reader.get_materialized_partitions(dg.AssetKey("ranged")) == set(keys)
+
+
+def test_a_failed_batch_keeps_nothing_and_dagster_stores_its_events_one_by_one(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv(instance_storage.EVENT_BATCH_ENV, "1000")
+    parent = instance_storage.SqliteEventLogStorage.store_event
+    state = {"calls": 0, "failed": False}
+
+    def failing_once(self, event):
+        state["calls"] += 1
+        if getattr(self._batch, "conns", None) and state["calls"] > 20 and not state["failed"]:
+            state["failed"] = True  # the 21st event of a batch: the step's materializations
+            raise OSError("disk full")
+        parent(self, event)
+
+    monkeypatch.setattr(instance_storage.SqliteEventLogStorage, "store_event", failing_once)
+    with _instance(_pooled_home(tmp_path)) as instance:
+        _range_run(instance)
+        assert state["failed"]
+        keys = sorted(LETTERS.get_partition_keys())  # each once: the failed batch left none
+        assert _asset_events(instance, dg.DagsterEventType.ASSET_MATERIALIZATION) == keys
+        planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        assert _asset_events(instance, planned) == keys
+
+
+def test_batches_stay_off_where_the_user_turned_them_off(tmp_path, monkeypatch):
+    monkeypatch.setenv(instance_storage.EVENT_BATCH_ENV, "0")
+    batches: list[int] = []
+    monkeypatch.setattr(
+        PooledSqliteEventLogStorage, "store_event_batch", lambda self, ev: batches.append(len(ev))
+    )
+    with _instance(_pooled_home(tmp_path)) as instance:
+        _range_run(instance)
+        assert instance_storage.os.environ[instance_storage.EVENT_BATCH_ENV] == "0"
+        keys = sorted(LETTERS.get_partition_keys())
+        assert _asset_events(instance, dg.DagsterEventType.ASSET_MATERIALIZATION) == keys
+    assert batches == []
+
+
+def test_the_asset_keys_columns_are_read_once(tmp_path, monkeypatch):
+    looked_up: list[str] = []
+    parent = instance_storage.SqliteEventLogStorage._has_asset_key_col_on_connection
+
+    def counting(self, conn, column_name):
+        looked_up.append(column_name)
+        return parent(self, conn, column_name)
+
+    monkeypatch.setattr(
+        instance_storage.SqliteEventLogStorage, "_has_asset_key_col_on_connection", counting
+    )
+    with _instance(_pooled_home(tmp_path)) as instance:
+        _range_run(instance)  # 24 asset events, each asking for the column
+        assert looked_up.count("last_materialization_timestamp") == 1
+        assert not instance.event_log_storage.has_asset_key_col("no_such_column")
+        assert not instance.event_log_storage.has_asset_key_col("no_such_column")
+        assert looked_up.count("no_such_column") == 2

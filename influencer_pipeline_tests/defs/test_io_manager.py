@@ -72,6 +72,38 @@ def test_multi_partition_output_is_split_into_one_file_per_partition(tmp_path: P
         assert dict(zip(counts["video_id"], counts["n"], strict=True)) == {"a": 2, "b": 1, "d": 1}
 
 
+def test_the_next_step_loads_what_this_process_wrote_unless_the_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs = _job(tmp_path)
+    read: list[int] = []
+    parent = lake.read_parquet_tables
+
+    def counting(paths, *args, **kwargs):
+        read.append(len(paths))
+        return parent(paths, *args, **kwargs)
+
+    monkeypatch.setattr(lake, "read_parquet_tables", counting)
+    range_tags = {ASSET_PARTITION_RANGE_START_TAG: "a", ASSET_PARTITION_RANGE_END_TAG: "d"}
+    with dg.instance_for_test() as instance:
+        assert (
+            defs.resolve_job_def("letters")
+            .execute_in_process(instance=instance, tags=range_tags)
+            .success
+        )
+        assert defs.resolve_job_def("count").execute_in_process(instance=instance).success
+        assert read == [0]  # the four partitions from memory
+        counts = lake.read_parquet(tmp_path / "letter_count.parquet")
+        assert dict(zip(counts["video_id"], counts["n"], strict=True)) == {"a": 2, "b": 1, "d": 1}
+        # another writer (another process, a user) replaces b's file: b is read from disk
+        replaced = pa.table({"video_id": ["b"] * 3, "value": [1.0, 2.0, 3.0]})
+        lake.write_parquet_atomic(replaced, tmp_path / "per_letter" / "b.parquet")
+        assert defs.resolve_job_def("count").execute_in_process(instance=instance).success
+        assert read == [0, 1]
+        counts = lake.read_parquet(tmp_path / "letter_count.parquet")
+        assert dict(zip(counts["video_id"], counts["n"], strict=True)) == {"a": 2, "b": 3, "d": 1}
+
+
 @dg.asset(
     partitions_def=LETTERS,
     backfill_policy=dg.BackfillPolicy.single_run(),

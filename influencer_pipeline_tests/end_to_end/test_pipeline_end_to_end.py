@@ -17,6 +17,7 @@ import pytest
 
 from influencer_pipeline import lake, lake_schema
 from influencer_pipeline.defs.partitions import VIDEOS
+from influencer_pipeline.lake_cache import WRITTEN
 from influencer_pipeline.run_pipeline import RunReport, run_pipeline
 from influencer_pipeline_tests.conftest import TINY_DEMO
 from influencer_tools.demo.generator import generate_demo
@@ -166,6 +167,23 @@ def test_a_broken_video_fails_its_own_partition_only(runs: Runs) -> None:
         files = lake.read_parquet(f"{runs.lake}/video_files/{row['video_id']}.parquet")
         assert files["error_code"].tolist() == [code], name
         assert files["error"].iloc[0] == row["error"]
+
+
+def test_partition_tables_kept_in_memory_load_as_their_files_do(runs: Runs) -> None:
+    """The runs' later steps loaded what this process wrote from memory (``lake_cache``): the
+    same DataFrame, column for column, as reading the files."""
+    served = 0
+    for asset in ("video_files", "video_frames", "face_embeddings", "outro_fingerprints"):
+        paths = sorted(Path(runs.lake, asset).glob("*.parquet"))
+        kept = [(p, WRITTEN.get(str(p))) for p in paths]
+        kept = [(p, t) for p, t in kept if t is not None]
+        if not kept:
+            continue
+        served += len(kept)
+        from_files = lake.join_tables(lake.read_parquet_tables([p for p, _ in kept]), None, None)
+        from_memory = lake.join_tables([t for _, t in kept], None, None)
+        pd.testing.assert_frame_equal(from_memory, from_files)
+    assert served > 0
 
 
 def test_reupload_groups_match_the_truth_exactly(runs: Runs) -> None:

@@ -11,7 +11,12 @@ import pytest
 from PIL import Image
 
 from influencer_pipeline.faces.detection import Detection, DetectionInputError, FaceDetector
-from influencer_pipeline.faces.records import FACE_COLUMNS, FaceRecordError, face_rows
+from influencer_pipeline.faces.records import (
+    FACE_COLUMNS,
+    FaceRecordError,
+    decode_frame,
+    face_rows,
+)
 from influencer_pipeline.lake_schema import FACE_EMBEDDINGS, to_arrow
 from influencer_pipeline_tests.conftest import gradient_frames
 
@@ -199,6 +204,18 @@ def test_face_rows_with_no_faces_is_empty_with_columns() -> None:
     table = face_rows("vid1", frames, _FixedDetector([]), _CountingEmbedder())
     assert table.empty and list(table.columns) == list(FACE_COLUMNS)
     assert {c: str(t) for c, t in table.dtypes.items()} == FACE_COLUMNS
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_a_frame_jpeg_decodes_to_its_rgb_pixels(mode: str) -> None:
+    image = Image.fromarray(gradient_frames(1, 64, 48)[0]).convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    rgb = decode_frame("vid1", 0, buffer.getvalue())
+    with Image.open(io.BytesIO(buffer.getvalue())) as reference:  # PIL's own RGB conversion
+        expected = np.array(reference.convert("RGB"))
+    assert rgb.dtype == np.uint8 and rgb.shape == (48, 64, 3)
+    assert np.array_equal(rgb, expected)
 
 
 def test_face_rows_rejects_undecodable_frames() -> None:
