@@ -2,22 +2,29 @@
 
     python benchmarks/event_log.py [--events 300] [--partitions 64]
 
-Two fresh instances (a temporary DAGSTER_HOME each): Dagster's default SQLite storage and the
-project's ``deploy/dagster.sqlite.yaml`` (the pooled event log). For each: ``--events``
-materialization-planned events reported one by one (what a run writes for each partition of each
-asset before it starts), then one range run of ``--partitions`` partitions of a trivial asset
-(its planned and done materializations per partition, and the step's events). Prints wall and CPU
-milliseconds per planned event and the run's wall seconds.
+Three fresh instances (a temporary DAGSTER_HOME each): Dagster's default SQLite storage, the
+project's ``deploy/dagster.sqlite.yaml`` (the pooled event log) with Dagster's event batches off
+(``DAGSTER_EVENT_BATCH_SIZE=0``), and the same with batches on (what the pooled event log sets).
+For each: ``--events`` materialization-planned events reported as one batch (what a run writes
+for each partition of each asset before it starts; stored one by one when batches are off), then
+one range run of ``--partitions`` partitions of a trivial asset (its planned and done
+materializations per partition, and the step's events). Prints wall and CPU milliseconds per
+planned event and the run's wall seconds.
 """
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+from dagster._core.events import (
+    AssetMaterializationPlannedData,
+    DagsterEvent,
+    DagsterEventBatchMetadata,
+)
 
 from influencer_pipeline.run_pipeline import default_instance_yaml
 
@@ -43,8 +50,9 @@ def _planned(instance: dg.DagsterInstance, n: int) -> tuple[float, float]:
         for i in range(n)
     ]
     wall, cpu = time.perf_counter(), time.process_time()
-    for event in events:
-        instance.report_dagster_event(event, run.run_id, logging.DEBUG)
+    for i, event in enumerate(events):  # one batch, as Dagster reports a run's planned events
+        batch = DagsterEventBatchMetadata("bench", i == n - 1)
+        instance.report_dagster_event(event, run.run_id, logging.DEBUG, batch_metadata=batch)
     return (time.perf_counter() - wall) / n * 1000, (time.process_time() - cpu) / n * 1000
 
 
@@ -70,8 +78,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=64)
     args = parser.parse_args()
-    print(f"{'event log':32s} {'ms/event wall':>14s} {'ms/event CPU':>13s} {'run s':>7s}")
-    for name, pooled in (("Dagster's default", False), ("deploy/dagster.sqlite.yaml", True)):
+    print(f"{'event log':42s} {'ms/event wall':>14s} {'ms/event CPU':>13s} {'run s':>7s}")
+    modes = (
+        ("Dagster's default", False, "0"),
+        ("deploy/dagster.sqlite.yaml, batches off", True, "0"),
+        ("deploy/dagster.sqlite.yaml", True, "1000"),
+    )
+    for name, pooled, batch_size in modes:
+        os.environ["DAGSTER_EVENT_BATCH_SIZE"] = batch_size
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
             (home / "dagster.yaml").write_text(
@@ -81,7 +95,8 @@ def main() -> None:
                 kind = type(instance.event_log_storage).__name__
                 wall, cpu = _planned(instance, args.events)
                 run_s = _range_run(instance, args.partitions)
-        print(f"{kind:32s} {wall:14.2f} {cpu:13.2f} {run_s:7.2f}  ({name})")
+        label = f"{kind} ({'batched' if batch_size != '0' else 'one by one'})"
+        print(f"{label:42s} {wall:14.2f} {cpu:13.2f} {run_s:7.2f}  ({name})")
 
 
 if __name__ == "__main__":
