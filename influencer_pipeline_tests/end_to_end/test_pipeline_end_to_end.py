@@ -180,7 +180,7 @@ def test_partition_tables_kept_in_memory_load_as_their_files_do(runs: Runs) -> N
         if not kept:
             continue
         served += len(kept)
-        from_files = lake.join_tables(lake.read_parquet_tables([p for p, _ in kept]), None, None)
+        from_files = lake.read_parquet_many([p for p, _ in kept])
         from_memory = lake.join_tables([t for _, t in kept], None, None)
         pd.testing.assert_frame_equal(from_memory, from_files)
     assert served > 0
