@@ -1,6 +1,6 @@
 """Run a stage over the videos of a partition range, each video's failure isolated from the rest."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import pandas as pd
@@ -34,10 +34,13 @@ def process_videos(
     label: str,
     max_workers: int = 1,
     notes: PartitionNotes | None = None,
+    cost: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Concatenate ``stage(key)`` over ``keys``; a video whose stage raises gets no rows, a warning
     and an ``error`` entry in its partition's materialization metadata, and the others go on.
-    ``notes`` (what the stage gathered per video, the errors added) are attached at the end."""
+    ``notes`` (what the stage gathered per video, the errors added) are attached at the end.
+    ``cost``: the videos start costliest first (a long video last would run alone at the end);
+    the table keeps the order of ``keys``."""
     notes = PartitionNotes() if notes is None else notes
 
     def failed(key: str, exc: BaseException) -> pd.DataFrame:
@@ -56,7 +59,8 @@ def process_videos(
             typed[key] = to_arrow(table, schema)
         log_progress(key, table)
 
-    map_isolated(stage, keys, failed, max_workers, on_done)
+    started = sorted(keys, key=lambda k: -cost.get(k, 0.0)) if cost else keys  # a stable sort
+    map_isolated(stage, started, failed, max_workers, on_done)
     notes.attach(context)
     ordered = [typed[k] for k in keys if k in typed]
     return pa.concat_tables(ordered).to_pandas() if ordered else schema.empty_table().to_pandas()

@@ -137,16 +137,31 @@ NO_MATCH = PairMatch(False, reason="no frame of one video matches the other")
 def cheap_distances(a: VideoPrint, b: VideoPrint) -> tuple[np.ndarray, np.ndarray]:
     """(len a, len b) bits: whole-frame (worse of pHash and dHash), and best placement hash."""
     whole = np.maximum(hamming_matrix(a.phash, b.phash), hamming_matrix(a.dhash, b.dhash))
-    distance = np.bitwise_count(a.centre[:, None, :, None] ^ b.centre[None, :, None, :])
-    usable = (a.centre != 0)[:, None, :, None] & (b.centre != 0)[None, :, None, :]
-    indexed = INDEXED[:, None] | INDEXED[None, :]  # one side of the pair is a centred square
-    distance = np.where(usable & indexed[None, None], distance, 64)
-    return whole.astype(np.int64), distance.min(axis=(2, 3)).astype(np.int64)
+    # the square pairs where one side is a centred square: A's centred ones against all of B's,
+    # and all of A's against B's centred ones (2 x 8 x 40 square pairs instead of 40 x 40)
+    centred = np.minimum(
+        _least_bits(a.centre[:, INDEXED], b.centre), _least_bits(a.centre, b.centre[:, INDEXED])
+    )
+    return whole.astype(np.int64), centred.astype(np.int64)
 
 
-def cheap_matches(a: VideoPrint, b: VideoPrint, config: ReuploadConfig) -> np.ndarray:
-    """(len a, len b) bool: same-framing hash matches or placement-hash matches."""
-    whole, centre = cheap_distances(a, b)
+def _least_bits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(len x, len y): per frame pair the fewest differing bits between a usable (non-zero)
+    hash of x's frame and one of y's; 64 when there is no such pair."""
+    distance = np.bitwise_count(x[:, None, :, None] ^ y[None, :, None, :])
+    usable = (x != 0)[:, None, :, None] & (y != 0)[None, :, None, :]
+    return np.where(usable, distance, 64).min(axis=(2, 3))
+
+
+def cheap_matches(
+    a: VideoPrint,
+    b: VideoPrint,
+    config: ReuploadConfig,
+    distances: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """(len a, len b) bool: same-framing hash matches or placement-hash matches
+    (``distances``: ``cheap_distances(a, b)`` when the caller has them)."""
+    whole, centre = cheap_distances(a, b) if distances is None else distances
     return (whole <= config.max_hash_bits) | (centre <= config.max_centre_bits)
 
 
@@ -229,13 +244,17 @@ def _top_offsets(
 class _Judge:
     """Frame-pair verdicts for one video pair, each computed once."""
 
-    def __init__(self, a: VideoPrint, b: VideoPrint, cheap: np.ndarray, config: ReuploadConfig):
+    def __init__(
+        self,
+        a: VideoPrint,
+        b: VideoPrint,
+        distances: tuple[np.ndarray, np.ndarray],
+        config: ReuploadConfig,
+    ):
         self.a, self.b, self.config = a, b, config
-        self.same_framing = (hamming_matrix(a.phash, b.phash) <= config.max_hash_bits) & (
-            hamming_matrix(a.dhash, b.dhash) <= config.max_hash_bits
-        )
-        self.cheap = cheap
-        whole, centre = cheap_distances(a, b)
+        whole, centre = distances  # cheap_distances(a, b)
+        self.same_framing = whole <= config.max_hash_bits  # pHash and dHash (whole: the worse)
+        self.cheap = cheap_matches(a, b, config, distances)
         self.distance = np.minimum(whole, centre)
         self.results: dict[tuple[int, int], FrameMatch | bool | None] = {}
 
@@ -478,9 +497,8 @@ def compare_videos(x: VideoPrint, y: VideoPrint, config: ReuploadConfig) -> Pair
         return NO_MATCH
     swapped = (y.span, len(y)) < (x.span, len(x))
     a, b = (y, x) if swapped else (x, y)
-    cheap = cheap_matches(a, b, config)
-    judge = _Judge(a, b, cheap, config)
-    offsets = _top_offsets(a, b, cheap, config, judge.distance)
+    judge = _Judge(a, b, cheap_distances(a, b), config)
+    offsets = _top_offsets(a, b, judge.cheap, config, judge.distance)
     if not offsets:
         return NO_MATCH
 

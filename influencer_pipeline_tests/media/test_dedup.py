@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from itertools import product
 from pathlib import Path
 
 import av
@@ -27,7 +28,7 @@ from influencer_pipeline.media.dedup_index import IndexConfig
 from influencer_pipeline.media.encode import write_video
 from influencer_pipeline.media.frames import SamplingConfig, frames_table, sample_frames
 from influencer_pipeline.media.phash import hashes_to_uint64, int_to_hex
-from influencer_pipeline.media.placement import N_HASHES
+from influencer_pipeline.media.placement import N_HASHES, POSITIONS, SCALES
 from influencer_pipeline.media.reupload_match import ReuploadConfig, VideoPrint, compare_videos
 from influencer_pipeline.media.transforms import transform_video
 
@@ -339,6 +340,46 @@ def _print(phashes: list[int], dhashes: list[int], start: float = 0.0) -> VideoP
         hashes_to_uint64([int_to_hex(d) for d in dhashes]),
         np.zeros((len(phashes), N_HASHES), np.uint64),
     )
+
+
+def test_cheap_distances_compare_each_square_with_the_centred_squares_of_the_other() -> None:
+    """Placement distance: the fewest bits between two non-zero square hashes of which at least
+    one is a centred square (placement.POSITIONS (0, 0)); whole-frame: the worse of pHash and
+    dHash. The expected values are counted square pair by square pair."""
+    rng = np.random.default_rng(5)
+    centred = [i for i, (_, p) in enumerate(product(SCALES, POSITIONS)) if p == (0, 0)]
+
+    def prints(n: int) -> VideoPrint:
+        base = _print(_random_hashes(rng, n), _random_hashes(rng, n))
+        near = rng.integers(0, 2**63, size=(n, N_HASHES), dtype=np.uint64)
+        near[rng.random((n, N_HASHES)) < 0.2] = 0  # unusable squares
+        base.centre[:] = near
+        return base
+
+    a, b = prints(5), prints(4)
+    a.centre[2, centred[3]], a.centre[0, 9], a.centre[4, 12] = (
+        np.uint64(0x0123_4567_89AB_CDEF),
+        np.uint64(0xFEDC_BA98_7654_3210),
+        np.uint64(0x0F0F_0F0F_F0F0_F0F0),
+    )
+    b.centre[1, 7] = a.centre[2, centred[3]] ^ np.uint64(0b111)  # a centred square of A, 3 bits
+    b.centre[3, centred[0]] = a.centre[0, 9] ^ np.uint64(0b1)  # a centred square of B, 1 bit
+    b.centre[0, 11] = a.centre[4, 12]  # neither is centred: does not count
+    whole, centre = reupload_match.cheap_distances(a, b)
+    for i in range(len(a)):
+        for j in range(len(b)):
+            bits = [
+                bin(int(a.centre[i, k]) ^ int(b.centre[j, m])).count("1")
+                for k in range(N_HASHES)
+                for m in range(N_HASHES)
+                if (k in centred or m in centred) and a.centre[i, k] and b.centre[j, m]
+            ]
+            assert centre[i, j] == min(bits, default=64)
+            p = bin(int(a.phash[i]) ^ int(b.phash[j])).count("1")
+            d = bin(int(a.dhash[i]) ^ int(b.dhash[j])).count("1")
+            assert whole[i, j] == max(p, d)
+    assert centre[2, 1] <= 3 and centre[0, 3] == 1
+    assert centre.dtype == whole.dtype == np.int64
 
 
 def test_alignment_finds_the_trim_offset_and_rejects_reordered_frames() -> None:

@@ -87,6 +87,7 @@ def face_embeddings(
             label="faces detected",
             max_workers=in_flight,
             notes=notes,
+            cost={key: len(frames) for key, frames in frames_by_video.items()},
         )
     flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
     yield dg.Output(

@@ -198,6 +198,7 @@ def video_frames(
             label="decoded",
             max_workers=config.max_workers,
             notes=notes,
+            cost=pd.to_numeric(files["duration_s"], errors="coerce").fillna(0.0).to_dict(),
         )
     context.log.info(
         f"{df['video_id'].nunique()} videos with frames, {len(keys) - len(ok)} skipped (their "
