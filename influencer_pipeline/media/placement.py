@@ -219,3 +219,16 @@ def placement_columns(
     same_size = [copies[i][0] for i in picked if frames[i].shape[:2] == (height, width)]
     box = _box_of_greys(same_size, width, height)
     return box, [_hashes_of_grey(grey, scale, box) for grey, scale in copies]
+
+
+def centred_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len a, len b) placement distance of two frames' hashes ((n, N_HASHES) each): the fewest
+    differing bits between a non-zero hash of one and one of the other where at least one is a
+    centred square (A's 8 against B's 40, and A's 40 against B's 8); 64 when there is none."""
+    return np.minimum(_least_bits(a[:, INDEXED], b), _least_bits(a, b[:, INDEXED]))
+
+
+def _least_bits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    distance = np.bitwise_count(x[:, None, :, None] ^ y[None, :, None, :])
+    usable = (x != 0)[:, None, :, None] & (y != 0)[None, :, None, :]
+    return np.where(usable, distance, 64).min(axis=(2, 3))

@@ -54,9 +54,10 @@ from influencer_pipeline.media.local_match import (
     overlay,
 )
 from influencer_pipeline.media.phash import hamming_matrix
-from influencer_pipeline.media.placement import INDEXED
+from influencer_pipeline.media.placement import centred_distances
 
 FeatureSource = Callable[[], list[FrameFeatures] | None]
+Distances = tuple[np.ndarray, np.ndarray]  # cheap_distances: whole-frame and placement bits
 
 
 @dataclass(frozen=True)
@@ -134,30 +135,17 @@ class PairMatch:
 NO_MATCH = PairMatch(False, reason="no frame of one video matches the other")
 
 
-def cheap_distances(a: VideoPrint, b: VideoPrint) -> tuple[np.ndarray, np.ndarray]:
+def cheap_distances(a: VideoPrint, b: VideoPrint) -> Distances:
     """(len a, len b) bits: whole-frame (worse of pHash and dHash), and best placement hash."""
     whole = np.maximum(hamming_matrix(a.phash, b.phash), hamming_matrix(a.dhash, b.dhash))
-    # the square pairs where one side is a centred square: A's centred ones against all of B's,
-    # and all of A's against B's centred ones (2 x 8 x 40 square pairs instead of 40 x 40)
-    centred = np.minimum(
-        _least_bits(a.centre[:, INDEXED], b.centre), _least_bits(a.centre, b.centre[:, INDEXED])
-    )
-    return whole.astype(np.int64), centred.astype(np.int64)
-
-
-def _least_bits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(len x, len y): per frame pair the fewest differing bits between a usable (non-zero)
-    hash of x's frame and one of y's; 64 when there is no such pair."""
-    distance = np.bitwise_count(x[:, None, :, None] ^ y[None, :, None, :])
-    usable = (x != 0)[:, None, :, None] & (y != 0)[None, :, None, :]
-    return np.where(usable, distance, 64).min(axis=(2, 3))
+    return whole.astype(np.int64), centred_distances(a.centre, b.centre).astype(np.int64)
 
 
 def cheap_matches(
     a: VideoPrint,
     b: VideoPrint,
     config: ReuploadConfig,
-    distances: tuple[np.ndarray, np.ndarray] | None = None,
+    distances: Distances | None = None,
 ) -> np.ndarray:
     """(len a, len b) bool: same-framing hash matches or placement-hash matches
     (``distances``: ``cheap_distances(a, b)`` when the caller has them)."""
@@ -244,13 +232,7 @@ def _top_offsets(
 class _Judge:
     """Frame-pair verdicts for one video pair, each computed once."""
 
-    def __init__(
-        self,
-        a: VideoPrint,
-        b: VideoPrint,
-        distances: tuple[np.ndarray, np.ndarray],
-        config: ReuploadConfig,
-    ):
+    def __init__(self, a: VideoPrint, b: VideoPrint, distances: Distances, config: ReuploadConfig):
         self.a, self.b, self.config = a, b, config
         whole, centre = distances  # cheap_distances(a, b)
         self.same_framing = whole <= config.max_hash_bits  # pHash and dHash (whole: the worse)
