@@ -39,6 +39,8 @@ import cv2
 import numpy as np
 from scipy.fft import dctn
 
+from influencer_pipeline.media.phash import hamming_matrix
+
 SCALES: tuple[float, ...] = tuple(round(0.9**k, 4) for k in range(8))
 POSITIONS: tuple[tuple[int, int], ...] = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 SHIFT = 0.12  # position step, share of the square's side
@@ -229,6 +231,6 @@ def centred_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _least_bits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    distance = np.bitwise_count(x[:, None, :, None] ^ y[None, :, None, :])
-    usable = (x != 0)[:, None, :, None] & (y != 0)[None, :, None, :]
-    return np.where(usable, distance, 64).min(axis=(2, 3))
+    distance = hamming_matrix(x, y).reshape(*x.shape, *y.shape)  # (frame, square) x (frame, square)
+    usable = (x != 0)[:, :, None, None] & (y != 0)[None, None, :, :]
+    return np.where(usable, distance, 64).min(axis=(1, 3))
