@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 from upath import UPath
 
 from influencer_pipeline.faces.embedder_choice import AUTO, EmbedderChoice, choose_embedder
+from influencer_pipeline.faces.face_workers import ModelSpec
 from influencer_pipeline.lake import read_parquet
 from influencer_pipeline.media.fetch import FetchPolicy
 from influencer_pipeline.memory import cap_onednn_primitive_cache
@@ -189,33 +190,8 @@ class FaceModels(dg.ConfigurableResource):
         """The device setting in use: ``device``, else $INFLUENCER_DEVICE, else auto."""
         return self.device.strip() or os.environ.get(DEVICE_ENV, "").strip() or "auto"
 
-    @property
-    def detector(self) -> Any:
-        """The FaceDetector, loaded on first use."""
-        from influencer_pipeline.faces.detection import FaceDetector
-
-        key = (
-            "detector",
-            self.min_face_size,
-            self.min_face_rel_height,
-            self.batch_size,
-            self.torch_device,
-        )
-        return _loaded(
-            key,
-            lambda: FaceDetector(
-                min_face_size=self.min_face_size,
-                min_rel_height=self.min_face_rel_height,
-                batch_size=self.batch_size,
-                device=self.torch_device,
-            ),
-        )
-
-    @property
-    def face_embedder(self) -> Any:
-        """The FaceEmbedder, loaded on first use."""
-        from influencer_pipeline.faces.embedders import make_embedder
-
+    def model_spec(self) -> ModelSpec:
+        """How this run builds its detector and embedder (a face worker builds the same)."""
         name = self.embedder_name
         options: dict[str, Any] = {}
         if name == "dlib":
@@ -230,8 +206,25 @@ class FaceModels(dg.ConfigurableResource):
                 "allow_download": self.allow_download,
                 "device": self.torch_device,
             }
-        key = ("embedder", name, tuple(sorted(options.items())))
-        return _loaded(key, lambda: make_embedder(name, **options))
+        detector = {
+            "min_face_size": self.min_face_size,
+            "min_rel_height": self.min_face_rel_height,
+            "batch_size": self.batch_size,
+            "device": self.torch_device,
+        }
+        return ModelSpec(tuple(detector.items()), name, tuple(sorted(options.items())))
+
+    @property
+    def detector(self) -> Any:
+        """The FaceDetector, loaded on first use."""
+        spec = self.model_spec()
+        return _loaded(("detector", *(value for _, value in spec.detector)), spec.build_detector)
+
+    @property
+    def face_embedder(self) -> Any:
+        """The FaceEmbedder, loaded on first use."""
+        spec = self.model_spec()
+        return _loaded(("embedder", spec.embedder, spec.embedder_options), spec.build_embedder)
 
 
 def _loaded(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:

@@ -310,6 +310,32 @@ def test_the_run_says_where_the_face_models_ran(runs: Runs) -> None:
     assert detected and all(m["device"].value.startswith(where) for m in detected)
 
 
+def test_faces_found_in_a_worker_process_are_the_faces_the_threads_found(
+    runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A face step with enough videos runs one of its two lanes in a worker process
+    (``faces.face_workers``); forced here for the small demo: the same face rows as the runs'
+    threads stored, video by video."""
+    from influencer_pipeline.faces import face_workers
+
+    monkeypatch.setattr(face_workers, "MIN_VIDEOS_FOR_WORKERS", 1)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    lake_dir = tmp_path / "lake"
+    sheet = [runs.demo / "demo_sheet.xlsx"]
+    report = run_pipeline(sheet, str(lake_dir), embedder="dlib", emit=lambda _line: None)
+    with dg.DagsterInstance.get() as instance:
+        said = [e.user_message for run in report.run_ids for e in instance.all_logs(run)]
+    used = [re.search(r": (\d+) in 1 worker process", m) for m in said if m.startswith("faces of")]
+    assert len(used) == 1 and used[0] and int(used[0].group(1)) > 0, used
+    stored = sorted(p.name for p in (lake_dir / "face_embeddings").glob("*.parquet"))
+    assert len(stored) >= 4
+    for name in stored:
+        pd.testing.assert_frame_equal(
+            lake.read_parquet(lake_dir / "face_embeddings" / name),
+            lake.read_parquet(Path(runs.lake) / "face_embeddings" / name),
+        )
+
+
 def test_faces_of_an_older_embedder_version_are_embedded_again(runs: Runs, tmp_path: Path) -> None:
     """A lake whose faces were embedded by an older version of the same embedder (another
     vector space) gets only its face stages run again, and the same influencers."""

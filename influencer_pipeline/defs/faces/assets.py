@@ -46,21 +46,21 @@ def face_embeddings(
 ):
     """One row per detected face: frame, box, detector score, quality gates, embedding."""
     # PyTorch and facenet-pytorch load with the step, not the definitions (preload.FACE_STACK)
-    from influencer_pipeline.faces.devices import threads_per_worker
+    from influencer_pipeline.faces.devices import resolve_device, threads_per_worker
+    from influencer_pipeline.faces.face_workers import FaceWorkers, use_workers
     from influencer_pipeline.faces.records import embed_summary, face_rows
 
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
     notes = PartitionNotes()
 
-    def detect(key: str) -> pd.DataFrame:
+    def in_this_process(key: str, frames: pd.DataFrame) -> pd.DataFrame:
         # the models load on first use: a run without frames (every fetch failed) loads none
-        faces = face_rows(
-            key,
-            frames_by_video[key],
-            face_models.detector,
-            face_models.face_embedder,
-            face_models.batch_size,
+        return face_rows(
+            key, frames, face_models.detector, face_models.face_embedder, face_models.batch_size
         )
+
+    def detect(key: str) -> pd.DataFrame:
+        faces = workers.faces(key, frames_by_video[key])
         summary = embed_summary(faces)
         notes.add(
             key,
@@ -76,9 +76,22 @@ def face_embeddings(
 
     keys = [k for k in context.partition_keys if k in frames_by_video]
     in_flight = max(1, min(face_models.videos_in_flight, len(keys)))
+    spec = face_models.model_spec()
+    on_cpu = resolve_device(face_models.torch_device).type == "cpu"
+    own_processes = dict(spec.embedder_options).get("runtime") == "dlib"  # dlib's descriptor pool
+    processes = use_workers(len(keys), in_flight, on_cpu and not own_processes)
     # PyTorch's threads per video from the setting, not from this run's size: oneDNN's sums
     # depend on the thread count, and a video's faces must not depend on the videos beside it
-    with threads_per_worker(face_models.videos_in_flight):
+    with (
+        threads_per_worker(face_models.videos_in_flight) as threads,
+        FaceWorkers(
+            in_this_process,
+            spec,
+            workers=processes,
+            threads=threads,
+            batch_size=face_models.batch_size,
+        ) as workers,
+    ):
         df = process_videos(
             context,
             keys,
@@ -89,6 +102,11 @@ def face_embeddings(
             notes=notes,
             cost={key: len(frames) for key, frames in frames_by_video.items()},
         )
+    context.log.info(
+        f"faces of {len(keys)} videos, {in_flight} at once: {workers.in_workers} in "
+        f"{processes} worker process(es), the others in this process"
+        + (f"; the workers were given up ({workers.broken})" if workers.broken else "")
+    )
     flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
     yield dg.Output(
         df,

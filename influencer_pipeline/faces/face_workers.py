@@ -1,0 +1,193 @@
+"""Faces of many videos in worker processes beside the caller's thread, because the cascade
+holds the GIL.
+
+Two videos in two threads of one process keep 1.86 of 2 cores busy: JPEG decoding, the
+cascade's Python between its networks and dlib's shape predictor hold the GIL about a quarter
+of the time (py-spy ``--gil``). With one video in the step's own thread and one in a worker
+process (``spawn``, its own GIL) the 157-video speed set's face step took 36.8 s at 1.96 cores
+instead of 41.6 s at 1.86, the same faces (``benchmarks/RESULTS.md``, "Session 23"). A worker
+imports PyTorch and loads the models once (~2.5 CPU-s), so it is only worth it for
+``MIN_VIDEOS_FOR_WORKERS`` videos or more.
+
+A worker builds its models from the step's ``ModelSpec`` and runs PyTorch with the step's thread
+count, so a video's faces are the same wherever it ran. A ``FaceRecordError`` raised in a worker
+reaches the caller as itself; anything else as ``FaceWorkerError`` naming it. A worker that dies
+or cannot load its models breaks its pool: the video it had, and every later one, runs in the
+caller's process instead (the threaded path).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+from influencer_pipeline import lifetime
+from influencer_pipeline.memory import cap_onednn_primitive_cache
+
+MIN_VIDEOS_FOR_WORKERS = 48  # ~0.027 s a video saved against a worker's ~1.25 s start on 2 cores
+LOCAL = "local"
+REMOTE = "remote"
+
+FaceRows = Callable[[str, pd.DataFrame], pd.DataFrame]
+
+
+class FaceWorkerError(RuntimeError):
+    """An error of a worker process that could not be sent back as itself."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the step builds its detector and embedder (picklable: a worker builds the same)."""
+
+    detector: tuple[tuple[str, Any], ...]  # FaceDetector keyword arguments
+    embedder: str
+    embedder_options: tuple[tuple[str, Any], ...]  # make_embedder keyword arguments
+
+    def build_detector(self) -> Any:
+        """A FaceDetector with these settings."""
+        from influencer_pipeline.faces.detection import FaceDetector
+
+        return FaceDetector(**dict(self.detector))
+
+    def build_embedder(self) -> Any:
+        """A FaceEmbedder with these settings."""
+        from influencer_pipeline.faces.embedders import make_embedder
+
+        return make_embedder(self.embedder, **dict(self.embedder_options))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An exception raised in a worker, as data (exceptions with extra fields do not pickle)."""
+
+    kind: str
+    code: str | None
+    message: str
+
+
+_MODELS: dict[str, Any] = {}  # a worker's detector, embedder and batch size
+
+
+def _start_worker(parent: int, spec: ModelSpec, threads: int, batch_size: int) -> None:
+    import torch
+
+    lifetime.die_with_parent_process(parent)
+    torch.set_num_threads(threads)
+    cap_onednn_primitive_cache()  # before the first convolution (see memory)
+    _MODELS.update(
+        detector=spec.build_detector(), embedder=spec.build_embedder(), batch_size=batch_size
+    )
+
+
+def _in_worker(video_id: str, frames: pd.DataFrame) -> pd.DataFrame | _Failure:
+    from influencer_pipeline.faces.records import FaceRecordError, face_rows
+
+    try:
+        return face_rows(
+            video_id, frames, _MODELS["detector"], _MODELS["embedder"], _MODELS["batch_size"]
+        )
+    except FaceRecordError as exc:
+        return _Failure("FaceRecordError", exc.code, exc.message)
+    except Exception as exc:
+        return _Failure(type(exc).__name__, None, str(exc))
+
+
+def _raise(failure: _Failure) -> None:
+    from influencer_pipeline.faces.records import FaceRecordError
+
+    if failure.kind == "FaceRecordError" and failure.code is not None:
+        raise FaceRecordError(failure.code, failure.message)
+    raise FaceWorkerError(f"{failure.kind}: {failure.message}")
+
+
+def use_workers(videos: int, in_flight: int, on_cpu: bool) -> int:
+    """Worker processes for a face step of ``videos`` with ``in_flight`` videos at once: one
+    fewer than in flight (the caller's thread takes one), none on a GPU, for few videos or
+    where this process may not start any (a daemonic one: a Celery prefork worker)."""
+    daemonic = multiprocessing.current_process().daemon
+    if not on_cpu or in_flight < 2 or videos < MIN_VIDEOS_FOR_WORKERS or daemonic:
+        return 0
+    return in_flight - 1
+
+
+class FaceWorkers:
+    """``faces(video_id, frames)`` in the caller's thread (``local``) or in a worker process,
+    whichever is free; call it from ``workers + 1`` threads at once. A context manager."""
+
+    def __init__(
+        self,
+        local: FaceRows,
+        spec: ModelSpec,
+        *,
+        workers: int,
+        threads: int,
+        batch_size: int,
+    ) -> None:
+        self.local = local
+        self.workers = workers
+        self.broken: str | None = None  # why the workers were given up, once they were
+        self.in_workers = 0  # videos whose faces came from a worker
+        self._lock = threading.Lock()
+        self._slots: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._slots.put(LOCAL)
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 0:
+            self._pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(), spec, threads, batch_size),
+            )
+            for _ in range(workers):
+                self._slots.put(REMOTE)
+
+    def faces(self, video_id: str, frames: pd.DataFrame) -> pd.DataFrame:
+        """The face rows of one video (raises what ``face_rows`` raised)."""
+        slot = self._slots.get()
+        try:
+            pool = self._pool
+            if slot == LOCAL or pool is None:
+                return self.local(video_id, frames)
+            try:
+                result = pool.submit(_in_worker, video_id, frames).result()
+            except BrokenProcessPool as exc:
+                self._give_up(pool, f"a worker process stopped: {exc}")
+                return self.local(video_id, frames)
+            if isinstance(result, _Failure):
+                _raise(result)
+            with self._lock:
+                self.in_workers += 1
+            return result
+        finally:
+            self._slots.put(slot)
+
+    def _give_up(self, pool: ProcessPoolExecutor, why: str) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+                self.broken = why
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> FaceWorkers:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
