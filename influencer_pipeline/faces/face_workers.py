@@ -1,13 +1,14 @@
-"""Faces of many videos in worker processes beside the caller's thread, because the cascade
-holds the GIL.
+"""Faces of many videos in worker processes beside the caller's thread (opt-in: memory).
 
 Two videos in two threads of one process keep 1.86 of 2 cores busy: JPEG decoding, the
 cascade's Python between its networks and dlib's shape predictor hold the GIL about a quarter
 of the time (py-spy ``--gil``). With one video in the step's own thread and one in a worker
 process (``spawn``, its own GIL) the 157-video speed set's face step took 36.8 s at 1.96 cores
-instead of 41.6 s at 1.86, the same faces (``benchmarks/RESULTS.md``, "Session 23"). A worker
-imports PyTorch and loads the models once (~2.5 CPU-s), so it is only worth it for
-``MIN_VIDEOS_FOR_WORKERS`` videos or more.
+instead of 41.6 s at 1.86, the same faces. The price is memory: a worker imports PyTorch (~0.5
+GiB resident, mostly private: relocated CUDA libraries, the operator registry), torchvision and
+the models, ~1.2 GiB in all, so the run's peak RSS went from ~1.9 to 2.9 GiB (PSS 2.4), over
+the 2.5 GiB the speed issue allows; hence ``FaceModels.face_worker_processes`` is 0 by default
+(``benchmarks/RESULTS.md``, "Session 23").
 
 A worker builds its models from the step's ``ModelSpec`` and runs PyTorch with the step's thread
 count, so a video's faces are the same wherever it ran. A ``FaceRecordError`` raised in a worker
@@ -32,9 +33,8 @@ from typing import Any
 import pandas as pd
 
 from influencer_pipeline import lifetime
-from influencer_pipeline.memory import cap_onednn_primitive_cache
+from influencer_pipeline.memory import cap_onednn_primitive_cache, trim_heap
 
-MIN_VIDEOS_FOR_WORKERS = 48  # ~0.027 s a video saved against a worker's ~1.25 s start on 2 cores
 LOCAL = "local"
 REMOTE = "remote"
 
@@ -100,6 +100,8 @@ def _in_worker(video_id: str, frames: pd.DataFrame) -> pd.DataFrame | _Failure:
         return _Failure("FaceRecordError", exc.code, exc.message)
     except Exception as exc:
         return _Failure(type(exc).__name__, None, str(exc))
+    finally:
+        trim_heap()
 
 
 def _raise(failure: _Failure) -> None:
@@ -110,14 +112,13 @@ def _raise(failure: _Failure) -> None:
     raise FaceWorkerError(f"{failure.kind}: {failure.message}")
 
 
-def use_workers(videos: int, in_flight: int, on_cpu: bool) -> int:
-    """Worker processes for a face step of ``videos`` with ``in_flight`` videos at once: one
-    fewer than in flight (the caller's thread takes one), none on a GPU, for few videos or
-    where this process may not start any (a daemonic one: a Celery prefork worker)."""
-    daemonic = multiprocessing.current_process().daemon
-    if not on_cpu or in_flight < 2 or videos < MIN_VIDEOS_FOR_WORKERS or daemonic:
+def use_workers(requested: int, in_flight: int, on_cpu: bool) -> int:
+    """Worker processes for a face step with ``in_flight`` videos at once: those ``requested``,
+    at most one fewer than in flight (the caller's thread takes one); none on a GPU or where this
+    process may not start any (a daemonic one: a Celery prefork worker)."""
+    if not on_cpu or multiprocessing.current_process().daemon:
         return 0
-    return in_flight - 1
+    return max(0, min(int(requested), in_flight - 1))
 
 
 class FaceWorkers:

@@ -313,16 +313,16 @@ def test_the_run_says_where_the_face_models_ran(runs: Runs) -> None:
 def test_faces_found_in_a_worker_process_are_the_faces_the_threads_found(
     runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A face step with enough videos runs one of its two lanes in a worker process
-    (``faces.face_workers``); forced here for the small demo: the same face rows as the runs'
-    threads stored, video by video."""
-    from influencer_pipeline.faces import face_workers
-
-    monkeypatch.setattr(face_workers, "MIN_VIDEOS_FOR_WORKERS", 1)
+    """``face_models.face_worker_processes: 1`` runs one of the face step's two video lanes in a
+    worker process (``faces.face_workers``): the same face rows as the runs' threads stored,
+    video by video."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     lake_dir = tmp_path / "lake"
     sheet = [runs.demo / "demo_sheet.xlsx"]
-    report = run_pipeline(sheet, str(lake_dir), embedder="dlib", emit=lambda _line: None)
+    workers = {"face_models": {"config": {"face_worker_processes": 1}}}
+    report = run_pipeline(
+        sheet, str(lake_dir), embedder="dlib", emit=lambda _line: None, resources=workers
+    )
     with dg.DagsterInstance.get() as instance:
         said = [e.user_message for run in report.run_ids for e in instance.all_logs(run)]
     used = [re.search(r": (\d+) in 1 worker process", m) for m in said if m.startswith("faces of")]

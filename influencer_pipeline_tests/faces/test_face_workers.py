@@ -8,12 +8,7 @@ import pandas as pd
 import pytest
 
 from influencer_pipeline.faces.devices import threads_per_worker
-from influencer_pipeline.faces.face_workers import (
-    MIN_VIDEOS_FOR_WORKERS,
-    FaceWorkers,
-    ModelSpec,
-    use_workers,
-)
+from influencer_pipeline.faces.face_workers import FaceWorkers, ModelSpec, use_workers
 from influencer_pipeline.faces.records import FaceRecordError, face_rows
 from influencer_pipeline.media.frame_workers import video_frames
 from influencer_pipeline.media.frames import SamplingConfig
@@ -51,11 +46,11 @@ def _in_this_process(detector, embedder):
 
 
 def test_when_worker_processes_are_used() -> None:
-    assert use_workers(MIN_VIDEOS_FOR_WORKERS, 2, on_cpu=True) == 1
-    assert use_workers(MIN_VIDEOS_FOR_WORKERS, 3, on_cpu=True) == 2
-    assert use_workers(MIN_VIDEOS_FOR_WORKERS - 1, 2, on_cpu=True) == 0
-    assert use_workers(1000, 1, on_cpu=True) == 0
-    assert use_workers(1000, 2, on_cpu=False) == 0
+    assert use_workers(1, 2, on_cpu=True) == 1
+    assert use_workers(5, 3, on_cpu=True) == 2  # the step's own thread takes one video
+    assert use_workers(0, 2, on_cpu=True) == 0  # the default: threads only
+    assert use_workers(1, 1, on_cpu=True) == 0
+    assert use_workers(1, 2, on_cpu=False) == 0
 
 
 def test_a_worker_gives_the_same_faces_and_errors(demo_frames: dict[str, pd.DataFrame]) -> None:

@@ -49,15 +49,19 @@ def face_embeddings(
     from influencer_pipeline.faces.devices import resolve_device, threads_per_worker
     from influencer_pipeline.faces.face_workers import FaceWorkers, use_workers
     from influencer_pipeline.faces.records import embed_summary, face_rows
+    from influencer_pipeline.memory import trim_heap
 
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
     notes = PartitionNotes()
 
     def in_this_process(key: str, frames: pd.DataFrame) -> pd.DataFrame:
         # the models load on first use: a run without frames (every fetch failed) loads none
-        return face_rows(
-            key, frames, face_models.detector, face_models.face_embedder, face_models.batch_size
-        )
+        try:
+            return face_rows(
+                key, frames, face_models.detector, face_models.face_embedder, face_models.batch_size
+            )
+        finally:
+            trim_heap()
 
     def detect(key: str) -> pd.DataFrame:
         faces = workers.faces(key, frames_by_video[key])
@@ -79,7 +83,9 @@ def face_embeddings(
     spec = face_models.model_spec()
     on_cpu = resolve_device(face_models.torch_device).type == "cpu"
     own_processes = dict(spec.embedder_options).get("runtime") == "dlib"  # dlib's descriptor pool
-    processes = use_workers(len(keys), in_flight, on_cpu and not own_processes)
+    processes = use_workers(
+        face_models.face_worker_processes, in_flight, on_cpu and not own_processes
+    )
     # PyTorch's threads per video from the setting, not from this run's size: oneDNN's sums
     # depend on the thread count, and a video's faces must not depend on the videos beside it
     with (
@@ -102,11 +108,12 @@ def face_embeddings(
             notes=notes,
             cost={key: len(frames) for key, frames in frames_by_video.items()},
         )
-    context.log.info(
-        f"faces of {len(keys)} videos, {in_flight} at once: {workers.in_workers} in "
-        f"{processes} worker process(es), the others in this process"
-        + (f"; the workers were given up ({workers.broken})" if workers.broken else "")
-    )
+    if processes:
+        context.log.info(
+            f"faces of {len(keys)} videos, {in_flight} at once: {workers.in_workers} in "
+            f"{processes} worker process(es), the others in this process"
+            + (f"; the workers were given up ({workers.broken})" if workers.broken else "")
+        )
     flags = df["quality_flags"].str.split(",").explode().value_counts().drop("", errors="ignore")
     yield dg.Output(
         df,
