@@ -54,14 +54,6 @@ def release_free_memory() -> bool:
     return bool(libc is not None and libc.malloc_trim(0))
 
 
-def trim_heap() -> bool:
-    """Give free heap pages back (``malloc_trim``, no garbage collection: ~0.3 ms); True where
-    glibc released some. The face step calls it after each video: the cascade's tensors of
-    every size leave free pages behind that glibc keeps (a face worker held ~190 MiB more)."""
-    libc = _glibc()
-    return bool(libc is not None and libc.malloc_trim(0))
-
-
 def cap_onednn_primitive_cache(capacity: int = ONEDNN_CACHE_CAPACITY) -> str:
     """Cap oneDNN's primitive cache unless $ONEDNN_PRIMITIVE_CACHE_CAPACITY is set; the value in
     force. oneDNN reads it once, at the process's first convolution: call this before that."""

@@ -34,20 +34,6 @@ def test_free_pages_between_kept_blocks_are_given_back() -> None:
     assert len(kept) == 1172
 
 
-def test_trimming_the_heap_alone_gives_free_pages_back() -> None:
-    # what the face step does after each video: malloc_trim without a garbage collection
-    if memory._glibc() is None:
-        assert not memory.trim_heap()
-        return
-    blocks = [bytearray(4096) for _ in range(75_000)]
-    kept = blocks[::64]
-    del blocks
-    before = _rss_mib()
-    assert memory.trim_heap()
-    assert before - _rss_mib() > 150
-    assert len(kept) == 1172
-
-
 def test_onednn_cache_is_capped_unless_the_user_chose_a_capacity(monkeypatch) -> None:
     monkeypatch.delenv(memory.ONEDNN_CACHE_ENV, raising=False)
     assert memory.cap_onednn_primitive_cache() == "64"

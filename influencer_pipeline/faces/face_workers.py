@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from influencer_pipeline import lifetime
-from influencer_pipeline.memory import cap_onednn_primitive_cache, trim_heap
+from influencer_pipeline.memory import cap_onednn_primitive_cache
 
 LOCAL = "local"
 REMOTE = "remote"
@@ -100,8 +100,6 @@ def _in_worker(video_id: str, frames: pd.DataFrame) -> pd.DataFrame | _Failure:
         return _Failure("FaceRecordError", exc.code, exc.message)
     except Exception as exc:
         return _Failure(type(exc).__name__, None, str(exc))
-    finally:
-        trim_heap()
 
 
 def _raise(failure: _Failure) -> None:

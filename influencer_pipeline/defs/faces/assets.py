@@ -49,19 +49,15 @@ def face_embeddings(
     from influencer_pipeline.faces.devices import resolve_device, threads_per_worker
     from influencer_pipeline.faces.face_workers import FaceWorkers, use_workers
     from influencer_pipeline.faces.records import embed_summary, face_rows
-    from influencer_pipeline.memory import trim_heap
 
     frames_by_video = dict(tuple(video_frames.groupby("video_id", sort=False)))
     notes = PartitionNotes()
 
     def in_this_process(key: str, frames: pd.DataFrame) -> pd.DataFrame:
         # the models load on first use: a run without frames (every fetch failed) loads none
-        try:
-            return face_rows(
-                key, frames, face_models.detector, face_models.face_embedder, face_models.batch_size
-            )
-        finally:
-            trim_heap()
+        return face_rows(
+            key, frames, face_models.detector, face_models.face_embedder, face_models.batch_size
+        )
 
     def detect(key: str) -> pd.DataFrame:
         faces = workers.faces(key, frames_by_video[key])
