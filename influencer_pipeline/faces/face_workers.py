@@ -121,24 +121,29 @@ def use_workers(requested: int, in_flight: int, on_cpu: bool) -> int:
 
 class FaceWorkers:
     """``faces(video_id, frames)`` in the caller's thread (``local``) or in a worker process,
-    whichever is free; call it from ``workers + 1`` threads at once. A context manager."""
+    whichever is free; call it from ``lanes`` threads at once (``lanes - workers`` of them run
+    here). A context manager."""
 
     def __init__(
         self,
         local: FaceRows,
         spec: ModelSpec,
         *,
+        lanes: int,
         workers: int,
         threads: int,
         batch_size: int,
     ) -> None:
+        if not 0 <= workers < lanes:
+            raise ValueError(f"need 0 <= workers < lanes, got {workers} workers, {lanes} lanes")
         self.local = local
         self.workers = workers
         self.broken: str | None = None  # why the workers were given up, once they were
         self.in_workers = 0  # videos whose faces came from a worker
         self._lock = threading.Lock()
         self._slots: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._slots.put(LOCAL)
+        for _ in range(lanes - workers):
+            self._slots.put(LOCAL)
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0:
             self._pool = ProcessPoolExecutor(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -59,7 +61,8 @@ def test_a_worker_gives_the_same_faces_and_errors(demo_frames: dict[str, pd.Data
     with threads_per_worker(2) as threads:
         expected = {key: local(key, frames) for key, frames in demo_frames.items()}
         assert sum(len(t) for t in expected.values()) > 0  # the presenters were found
-        with FaceWorkers(local, SPEC, workers=1, threads=threads, batch_size=BATCH) as workers:
+        lanes = {"lanes": 2, "workers": 1, "threads": threads, "batch_size": BATCH}
+        with FaceWorkers(local, SPEC, **lanes) as workers:
             # one caller alternates between its own process and the worker: v0 here, v1 there
             got = {key: workers.faces(key, frames) for key, frames in demo_frames.items()}
             assert workers.in_workers == 1
@@ -84,8 +87,26 @@ def test_a_worker_that_cannot_start_leaves_the_videos_to_this_process(
         calls.append(video_id)
         return pd.DataFrame({"video_id": [video_id]})
 
-    with FaceWorkers(local, spec, workers=1, threads=1, batch_size=BATCH) as workers:
+    with FaceWorkers(local, spec, lanes=2, workers=1, threads=1, batch_size=BATCH) as workers:
         got = [workers.faces(key, frames) for key, frames in demo_frames.items()]
     assert calls == list(demo_frames)
     assert [t["video_id"].item() for t in got] == list(demo_frames)
     assert workers.broken is not None and workers.in_workers == 0
+
+
+def test_without_workers_every_lane_runs_here_at_once() -> None:
+    # the default (no worker processes): both of the step's threads detect at the same time
+    both = threading.Barrier(2, timeout=30)
+
+    def local(video_id: str, frames: pd.DataFrame) -> pd.DataFrame:
+        both.wait()  # breaks (BrokenBarrierError) if the other lane is not running meanwhile
+        return pd.DataFrame({"video_id": [video_id]})
+
+    with (
+        FaceWorkers(local, SPEC, lanes=2, workers=0, threads=1, batch_size=BATCH) as workers,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        got = list(pool.map(lambda key: workers.faces(key, pd.DataFrame()), ["a", "b"]))
+    assert [t["video_id"].item() for t in got] == ["a", "b"]
+    with pytest.raises(ValueError, match="workers < lanes"):
+        FaceWorkers(local, SPEC, lanes=1, workers=1, threads=1, batch_size=BATCH)

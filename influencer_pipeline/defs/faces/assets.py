@@ -89,6 +89,7 @@ def face_embeddings(
         FaceWorkers(
             in_this_process,
             spec,
+            lanes=in_flight,
             workers=processes,
             threads=threads,
             batch_size=face_models.batch_size,
