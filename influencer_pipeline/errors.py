@@ -22,3 +22,13 @@ class InputError(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    def __reduce__(self):  # across processes as itself, whatever a subclass's __init__ takes
+        return (_rebuild, (type(self), self.message), self.__dict__)
+
+
+def _rebuild(kind: type[InputError], message: str) -> InputError:
+    """An unpickled InputError: its type and message; code and other fields come as its state."""
+    error = kind.__new__(kind)
+    ValueError.__init__(error, message)
+    return error

@@ -66,15 +66,6 @@ class ModelSpec:
         return make_embedder(self.embedder, **dict(self.embedder_options))
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """An exception raised in a worker, as data (exceptions with extra fields do not pickle)."""
-
-    kind: str
-    code: str | None
-    message: str
-
-
 _MODELS: dict[str, Any] = {}  # a worker's detector, embedder and batch size
 
 
@@ -89,25 +80,17 @@ def _start_worker(parent: int, spec: ModelSpec, threads: int, batch_size: int) -
     )
 
 
-def _in_worker(video_id: str, frames: pd.DataFrame) -> pd.DataFrame | _Failure:
+def _in_worker(video_id: str, frames: pd.DataFrame) -> pd.DataFrame:
     from influencer_pipeline.faces.records import FaceRecordError, face_rows
 
     try:
         return face_rows(
             video_id, frames, _MODELS["detector"], _MODELS["embedder"], _MODELS["batch_size"]
         )
-    except FaceRecordError as exc:
-        return _Failure("FaceRecordError", exc.code, exc.message)
-    except Exception as exc:
-        return _Failure(type(exc).__name__, None, str(exc))
-
-
-def _raise(failure: _Failure) -> None:
-    from influencer_pipeline.faces.records import FaceRecordError
-
-    if failure.kind == "FaceRecordError" and failure.code is not None:
-        raise FaceRecordError(failure.code, failure.message)
-    raise FaceWorkerError(f"{failure.kind}: {failure.message}")
+    except FaceRecordError:
+        raise  # an InputError: it crosses back as itself, code included (errors.InputError)
+    except Exception as exc:  # its type may not survive the trip back
+        raise FaceWorkerError(f"{type(exc).__name__}: {exc}") from None
 
 
 def use_workers(requested: int, in_flight: int, on_cpu: bool) -> int:
@@ -137,7 +120,6 @@ class FaceWorkers:
         if not 0 <= workers < lanes:
             raise ValueError(f"need 0 <= workers < lanes, got {workers} workers, {lanes} lanes")
         self.local = local
-        self.workers = workers
         self.broken: str | None = None  # why the workers were given up, once they were
         self.in_workers = 0  # videos whose faces came from a worker
         self._lock = threading.Lock()
@@ -167,8 +149,6 @@ class FaceWorkers:
             except BrokenProcessPool as exc:
                 self._give_up(pool, f"a worker process stopped: {exc}")
                 return self.local(video_id, frames)
-            if isinstance(result, _Failure):
-                _raise(result)
             with self._lock:
                 self.in_workers += 1
             return result
