@@ -218,6 +218,28 @@ def test_a_frame_jpeg_decodes_to_its_rgb_pixels(mode: str) -> None:
     assert np.array_equal(rgb, expected)
 
 
+def test_real_frames_decode_as_pil_decodes_them(shared_dir: Path) -> None:
+    # the stage's own JPEGs of real ad frames: OpenCV's decoding gives PIL's pixels
+    from influencer_pipeline.media.frame_images import encode_jpeg
+
+    paths = sorted((shared_dir / "real_frames").glob("ad_0*/*.jpg"))[:24]
+    assert len(paths) >= 12
+    for path in paths:
+        with Image.open(path) as picture:
+            picture.thumbnail((640, 640))
+            data = encode_jpeg(np.asarray(picture.convert("RGB")), 85)
+        with Image.open(io.BytesIO(data)) as reference:
+            expected = np.asarray(reference)
+        assert np.array_equal(decode_frame("v", 0, data), expected), path.name
+
+
+def test_a_cut_off_frame_jpeg_is_rejected() -> None:
+    data = _jpeg(gradient_frames(1, 64, 48)[0])
+    with pytest.raises(FaceRecordError) as error:
+        decode_frame("vid1", 3, data[: len(data) // 2])
+    assert error.value.code == "bad_frame_image" and "frame 3" in str(error.value)
+
+
 def test_face_rows_rejects_undecodable_frames() -> None:
     frames = _frames_table([gradient_frames(1, 64, 64)[0]], ["body"], [False])
     frames.loc[0, "image"] = b"not a jpeg"
