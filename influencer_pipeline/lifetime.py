@@ -17,12 +17,22 @@ pool, writing to the lake. So:
 Anything else - the Dagster UI's run workers, tests, a plain ``import`` - is left alone: only a
 ``spawn`` child (``--multiprocessing-fork`` in its interpreter's arguments) of the marked
 process arms itself.
+
+The pools a step starts itself (frames, faces, dlib descriptors) come from
+``child_process_pool``: spawned workers that watch this process (``die_with_parent_process``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:  # the package's __init__ imports this module: it stays light
+    import threading
+    from collections.abc import Callable
+    from concurrent.futures import ProcessPoolExecutor
+    from types import TracebackType
 
 PARENT_ENV = "INFLUENCER_WORKER_PARENT"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -113,3 +123,55 @@ def arm_worker() -> str | None:
             os._exit(1)
         return None  # a worker's own worker: its parent is not the CLI
     return die_with_parent(parent)
+
+
+def can_start_processes() -> bool:
+    """False in a daemonic process (a Celery prefork worker, a pool's worker): those may not start
+    processes of their own."""
+    import multiprocessing
+
+    return not multiprocessing.current_process().daemon
+
+
+def _start_child(parent: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    die_with_parent_process(parent)  # exits at once if the parent died meanwhile
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def child_process_pool(
+    workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (torch and fork do not mix) that die with this process
+    (``die_with_parent_process``), each running ``initializer(*initargs)`` first."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_child,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+
+
+class ChildPoolOwner:
+    """A context manager whose ``_pool`` (a ``child_process_pool`` or None, guarded by ``_lock``)
+    is shut down, its queued work cancelled, when the block ends."""
+
+    _pool: ProcessPoolExecutor | None
+    _lock: threading.Lock
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -10,10 +10,7 @@ started it, ``kill -9`` included, whichever of its threads started the pool
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -30,14 +27,7 @@ def default_workers() -> int:
     return max(1, min(MAX_WORKERS, usable_cores()))
 
 
-def can_start_workers() -> bool:
-    """False in a daemonic process (a Celery prefork worker, a pool's worker): those may not
-    start processes of their own, so they embed in process."""
-    return not multiprocessing.current_process().daemon
-
-
-def _start_worker(parent: int, models_dir: str, padding: float, mirrored: bool) -> None:
-    lifetime.die_with_parent_process(parent)  # exits at once if the parent died meanwhile
+def _start_worker(models_dir: str, padding: float, mirrored: bool) -> None:
     _WORKER["descriptor"] = DlibDescriptor(models_dir, padding, mirrored)
 
 
@@ -54,11 +44,8 @@ class DescriptorPool:
         if workers < 2:
             raise ValueError(f"a descriptor pool needs >= 2 workers, got {workers}")
         self.workers = workers
-        self._executor = ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),  # torch and fork do not mix
-            initializer=_start_worker,
-            initargs=(os.getpid(), models_dir, padding, mirrored),
+        self._executor = lifetime.child_process_pool(
+            workers, _start_worker, (models_dir, padding, mirrored)
         )
 
     def describe_many(self, jobs: Sequence[tuple[np.ndarray, list[Box]]]) -> list[np.ndarray]:

@@ -42,7 +42,8 @@ from facenet_pytorch.models.utils.detect_face import extract_face
 from facenet_pytorch.models.utils.download import download_url_to_file
 from PIL import Image
 
-from influencer_pipeline.faces.descriptor_pool import DescriptorPool, can_start_workers
+from influencer_pipeline import lifetime
+from influencer_pipeline.faces.descriptor_pool import DescriptorPool
 from influencer_pipeline.faces.detection import Detection, to_rgb
 from influencer_pipeline.faces.devices import AUTO, resolve_device
 from influencer_pipeline.faces.dlib_descriptor import (
@@ -156,7 +157,7 @@ class DlibEmbedder:
                 l2_normalize(part) if len(part) else np.zeros((0, self.dim), np.float32)
                 for part in np.split(raw, ends[:-1])
             ]
-        if self.workers < 2 or len(items) < 2 or not can_start_workers():
+        if self.workers < 2 or len(items) < 2 or not lifetime.can_start_processes():
             return [self.embed(image, detections) for image, detections in items]
         with self._pool_lock:
             if self._pool is None:  # started on first use, kept for the life of the embedder

@@ -19,15 +19,12 @@ caller's process instead (the threaded path).
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import pandas as pd
@@ -69,10 +66,9 @@ class ModelSpec:
 _MODELS: dict[str, Any] = {}  # a worker's detector, embedder and batch size
 
 
-def _start_worker(parent: int, spec: ModelSpec, threads: int, batch_size: int) -> None:
+def _start_worker(spec: ModelSpec, threads: int, batch_size: int) -> None:
     import torch
 
-    lifetime.die_with_parent_process(parent)
     torch.set_num_threads(threads)
     cap_onednn_primitive_cache()  # before the first convolution (see memory)
     _MODELS.update(
@@ -97,12 +93,12 @@ def use_workers(requested: int, in_flight: int, on_cpu: bool) -> int:
     """Worker processes for a face step with ``in_flight`` videos at once: those ``requested``,
     at most one fewer than in flight (the caller's thread takes one); none on a GPU or where this
     process may not start any (a daemonic one: a Celery prefork worker)."""
-    if not on_cpu or multiprocessing.current_process().daemon:
+    if not on_cpu or not lifetime.can_start_processes():
         return 0
     return max(0, min(int(requested), in_flight - 1))
 
 
-class FaceWorkers:
+class FaceWorkers(lifetime.ChildPoolOwner):
     """``faces(video_id, frames)`` in the caller's thread (``local``) or in a worker process,
     whichever is free; call it from ``lanes`` threads at once (``lanes - workers`` of them run
     here). A context manager."""
@@ -128,11 +124,8 @@ class FaceWorkers:
             self._slots.put(LOCAL)
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0:
-            self._pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(os.getpid(), spec, threads, batch_size),
+            self._pool = lifetime.child_process_pool(
+                workers, _start_worker, (spec, threads, batch_size)
             )
             for _ in range(workers):
                 self._slots.put(REMOTE)
@@ -161,17 +154,3 @@ class FaceWorkers:
                 self._pool = None
                 self.broken = why
                 pool.shutdown(wait=False, cancel_futures=True)
-
-    def __enter__(self) -> FaceWorkers:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)

@@ -17,13 +17,9 @@ that were in flight are tried again, so only a video that keeps killing its work
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from types import TracebackType
 
 import av
 import pandas as pd
@@ -64,10 +60,6 @@ def video_frames(video_id: str, location: str, sampling: SamplingConfig) -> Vide
     return VideoFrames(table, result.frames_decoded, result.decode_seconds)
 
 
-def _start_worker(parent: int) -> None:
-    lifetime.die_with_parent_process(parent)
-
-
 def _in_worker(video_id: str, location: str, sampling: SamplingConfig) -> VideoFrames:
     try:
         return video_frames(video_id, location, sampling)
@@ -79,11 +71,11 @@ def _in_worker(video_id: str, location: str, sampling: SamplingConfig) -> VideoF
 
 def use_processes(videos: int, workers: int) -> bool:
     """Whether ``videos`` are worth worker processes here (see the module doc)."""
-    daemonic = multiprocessing.current_process().daemon
-    return workers >= 2 and videos >= MIN_VIDEOS_FOR_PROCESSES and not daemonic
+    enough = workers >= 2 and videos >= MIN_VIDEOS_FOR_PROCESSES
+    return enough and lifetime.can_start_processes()
 
 
-class FrameWorkers:
+class FrameWorkers(lifetime.ChildPoolOwner):
     """``sample(video_id, location)`` in ``workers`` processes, or in the caller's thread.
 
     Use as a context manager; ``sample`` may be called from several threads at once."""
@@ -94,15 +86,7 @@ class FrameWorkers:
         self.sampling = sampling
         self.workers = workers
         self._lock = threading.Lock()
-        self._pool = self._new_pool() if processes else None
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(os.getpid(),),
-        )
+        self._pool = lifetime.child_process_pool(workers) if processes else None
 
     @property
     def in_processes(self) -> bool:
@@ -121,19 +105,7 @@ class FrameWorkers:
                 with self._lock:  # one new pool for all the videos that were in flight
                     if self._pool is pool:
                         pool.shutdown(wait=False, cancel_futures=True)
-                        self._pool = self._new_pool()
+                        self._pool = lifetime.child_process_pool(self.workers)
         raise FrameWorkerError(
             f"the worker process died {TRIES_WHEN_A_WORKER_DIES} times while sampling this video"
         )
-
-    def __enter__(self) -> FrameWorkers:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
