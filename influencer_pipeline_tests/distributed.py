@@ -182,6 +182,21 @@ class Worker:
         self.process.wait(timeout=30)
 
 
+def migrate_instance(home: Path, env: Mapping[str, str]) -> None:
+    """``dagster instance migrate`` in ``home``: the tables made once, before the processes that
+    share the database start (several opening an empty one at once race to create them)."""
+    done = subprocess.run(
+        [str(VENV_BIN / "dagster"), "instance", "migrate"],
+        env={**env, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dagster instance migrate failed:\n{done.stderr[-3000:]}")
+
+
 def start_worker(
     name: str, queues: list[str], folder: Path, env: Mapping[str, str], config: Path
 ) -> Worker:

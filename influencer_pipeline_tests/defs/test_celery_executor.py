@@ -134,6 +134,7 @@ def cluster(
         **postgres, **redis, INFLUENCER_EXECUTOR="celery", INFLUENCER_LAKE=lake
     )
     state: dict[str, Any] = {"env": env, "lake": lake, "workers": [], "postgres": postgres}
+    distributed.migrate_instance(_pg_home(tmp_path / "migrate_home"), env)  # as the README says
 
     def start(name: str, queues: list[str], config: Path = CELERY_CONFIG) -> distributed.Worker:
         folder = tmp_path / name

@@ -167,3 +167,38 @@ def test_demo_materializes_into_the_postgres_instance(
             assert cursor.fetchone()[0] == 16
     finally:
         connection.close()
+
+
+def test_after_instance_migrate_processes_open_a_new_database_together(
+    postgres: dict[str, str], tmp_path: Path
+) -> None:
+    """The README's order: ``dagster instance migrate`` once, then processes start at once."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_DIR / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUENCER_", "DAGSTER_"))}
+    env = {**env, **postgres, "DAGSTER_HOME": str(home)}
+    dagster_cli = Path(sys.executable).parent / "dagster"
+    migrate = subprocess.run(
+        [str(dagster_cli), "instance", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+
+    opener = "import dagster as dg\nwith dg.DagsterInstance.get() as i: print(len(i.get_runs()))"
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", opener],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in starts]
+    assert [(code, out.strip()) for code, out, _ in results] == [(0, "0")] * 4, results
