@@ -138,6 +138,7 @@ def main() -> None:
         base = distributed.clean_env(**settings, INFLUENCER_EXECUTOR="celery")
         if name == "in_process":
             base = distributed.clean_env(**settings)
+        distributed.migrate_instance(_pg_home(out / name / "migrate_home"), base)
         workers = []
         try:
             for worker_name, queues in WORKERS.get(name, []):
