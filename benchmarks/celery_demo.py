@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import sys
 import tempfile
 import time
@@ -86,12 +85,6 @@ def _fresh_database(settings: dict[str, str]) -> str:
     return name
 
 
-def _pg_home(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.postgres.yaml", folder / "dagster.yaml")
-    return folder
-
-
 def _one_demo(
     name: str, sheet: Path, folder: Path, env: dict[str, str], reference: str | None
 ) -> dict[str, Any]:
@@ -101,7 +94,7 @@ def _one_demo(
     report = distributed.run_demo_process(
         sheet,
         lake,
-        {**env, "DAGSTER_HOME": str(_pg_home(folder / "home"))},
+        {**env, "DAGSTER_HOME": str(distributed.postgres_home(folder / "home"))},
         folder / "run.log",
         in_process=name == "in_process",
     )
@@ -138,12 +131,12 @@ def main() -> None:
         base = distributed.clean_env(**settings, INFLUENCER_EXECUTOR="celery")
         if name == "in_process":
             base = distributed.clean_env(**settings)
-        distributed.migrate_instance(_pg_home(out / name / "migrate_home"), base)
+        distributed.migrate_instance(distributed.postgres_home(out / name / "migrate_home"), base)
         workers = []
         try:
             for worker_name, queues in WORKERS.get(name, []):
                 folder = out / name / worker_name
-                env = {**base, "DAGSTER_HOME": str(_pg_home(folder / "home"))}
+                env = {**base, "DAGSTER_HOME": str(distributed.postgres_home(folder / "home"))}
                 config = PROJECT_DIR / "deploy" / "celery" / "celery.yaml"
                 workers.append(distributed.start_worker(worker_name, queues, folder, env, config))
             for worker in workers:

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -382,6 +383,13 @@ def clean_env(**extra: str) -> dict[str, str]:
     prefixes = ("INFLUENCER_", "DAGSTER_", "AWS_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     return {**env, **extra}
+
+
+def postgres_home(folder: Path) -> Path:
+    """A DAGSTER_HOME holding the project's ``deploy/dagster.postgres.yaml`` unchanged."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_DIR / "deploy" / "dagster.postgres.yaml", folder / "dagster.yaml")
+    return folder
 
 
 def sqlite_home(folder: Path) -> Path:

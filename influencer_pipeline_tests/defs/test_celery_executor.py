@@ -17,7 +17,6 @@ log shows the step started on both workers, and every file of the lake equals th
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +34,6 @@ from influencer_pipeline_tests.conftest import PROJECT_DIR
 from influencer_pipeline_tests.end_to_end.test_postgres_instance import postgres  # noqa: F401  (fixture)
 
 CELERY_CONFIG = PROJECT_DIR / "deploy" / "celery" / "celery.yaml"
-PG_INSTANCE = PROJECT_DIR / "deploy" / "dagster.postgres.yaml"
 FACE_STEPS = {"face_embeddings", "video_faces"}
 KILL_TEST_VIDEOS = 4  # the per-video run of the kill test: short steps, a short visibility timeout
 KILL_TEST_VISIBILITY_S = 60  # longer than any step of that run, even on a slow machine
@@ -116,12 +114,6 @@ def redis() -> dict[str, str]:
     return distributed.redis_settings()
 
 
-def _pg_home(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PG_INSTANCE, folder / "dagster.yaml")
-    return folder
-
-
 @pytest.fixture()
 def cluster(
     redis: dict[str, str],
@@ -134,11 +126,12 @@ def cluster(
         **postgres, **redis, INFLUENCER_EXECUTOR="celery", INFLUENCER_LAKE=lake
     )
     state: dict[str, Any] = {"env": env, "lake": lake, "workers": [], "postgres": postgres}
-    distributed.migrate_instance(_pg_home(tmp_path / "migrate_home"), env)  # as the README says
+    # the tables made once before any worker starts, as the README says
+    distributed.migrate_instance(distributed.postgres_home(tmp_path / "migrate_home"), env)
 
     def start(name: str, queues: list[str], config: Path = CELERY_CONFIG) -> distributed.Worker:
         folder = tmp_path / name
-        worker_env = {**env, "DAGSTER_HOME": str(_pg_home(folder / "home"))}
+        worker_env = {**env, "DAGSTER_HOME": str(distributed.postgres_home(folder / "home"))}
         worker = distributed.start_worker(name, queues, folder, worker_env, config)
         state["workers"].append(worker)
         return worker
@@ -171,7 +164,7 @@ def test_demo_through_celery_on_two_workers_equals_in_process(
     ]
     for worker in workers:
         worker.wait_ready()
-    home = _pg_home(tmp_path / "home")
+    home = distributed.postgres_home(tmp_path / "home")
     env = {**cluster["env"], "DAGSTER_HOME": str(home)}
     report = distributed.run_demo_process(sheet, cluster["lake"], env, tmp_path / "run.log")
     assert [run["success"] for run in report["runs"]] == [True, True, True], report
@@ -234,7 +227,7 @@ def test_a_worker_killed_mid_step_hands_its_task_to_a_replacement(
     light = cluster["start"]("cpu", [executors.LIGHT_QUEUE], config)
     doomed.wait_ready()
     light.wait_ready()
-    home = _pg_home(tmp_path / "home")
+    home = distributed.postgres_home(tmp_path / "home")
     env = {**cluster["env"], "DAGSTER_HOME": str(home)}
     demo = distributed.start_demo_process(
         sheet,

@@ -173,21 +173,12 @@ def test_after_instance_migrate_processes_open_a_new_database_together(
     postgres: dict[str, str], tmp_path: Path
 ) -> None:
     """The README's order: ``dagster instance migrate`` once, then processes start at once."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+    from influencer_pipeline_tests.distributed import migrate_instance, postgres_home
+
+    home = postgres_home(tmp_path / "dagster_home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUENCER_", "DAGSTER_"))}
     env = {**env, **postgres, "DAGSTER_HOME": str(home)}
-    dagster_cli = Path(sys.executable).parent / "dagster"
-    migrate = subprocess.run(
-        [str(dagster_cli), "instance", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    migrate_instance(home, env)
 
     opener = "import dagster as dg\nwith dg.DagsterInstance.get() as i: print(len(i.get_runs()))"
     starts = [
