@@ -16,16 +16,24 @@ _RGB_TO_XYZ = np.array(
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
 
 
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIE Lab (D65) of sRGB values in 0-255 (any shape ending in 3)."""
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _RGB_TO_XYZ.T / _WHITE_D65
-    eps, kappa = 216 / 24389, 24389 / 27
-    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
-    lightness = 116 * f[..., 1] - 16
-    a = 500 * (f[..., 0] - f[..., 1])
-    b = 200 * (f[..., 1] - f[..., 2])
+def rgb_to_lab(rgb: np.ndarray, dtype: type[np.floating] = np.float64) -> np.ndarray:
+    """CIE Lab (D65) of sRGB values in 0-255 (any shape ending in 3), computed in ``dtype``.
+
+    float32 is for whole card patches (``verify.patch_of``, stored as float32 anyway): 14 instead
+    of 37 ms for a 320 x 569 patch, within 1e-4 of the float64 values.
+    """
+    c = np.asarray(rgb, dtype=dtype) / dtype(255.0)
+    linear = c / dtype(12.92)
+    bright = c > dtype(0.04045)  # the power only where it applies
+    linear[bright] = ((c[bright] + dtype(0.055)) / dtype(1.055)) ** dtype(2.4)
+    xyz = linear @ _RGB_TO_XYZ.T.astype(dtype) / _WHITE_D65.astype(dtype)
+    eps, kappa = dtype(216 / 24389), dtype(24389 / 27)
+    f = np.cbrt(xyz)
+    dark = xyz <= eps
+    f[dark] = (kappa * xyz[dark] + dtype(16)) / dtype(116)
+    lightness = dtype(116) * f[..., 1] - dtype(16)
+    a = dtype(500) * (f[..., 0] - f[..., 1])
+    b = dtype(200) * (f[..., 1] - f[..., 2])
     return np.stack([lightness, a, b], axis=-1)
 
 

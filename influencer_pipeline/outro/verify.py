@@ -108,7 +108,7 @@ def patch_of(crop: Image.Image, config: VerifyConfig | None = None) -> CardPatch
     rgb = np.asarray(crop.resize((config.width, height), Image.Resampling.LANCZOS), np.float32)
     grey = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
     blur = (config.colour_blur, config.colour_blur, 0)
-    lab = rgb_to_lab(ndimage.gaussian_filter(rgb, sigma=blur)).astype(np.float32)
+    lab = rgb_to_lab(ndimage.gaussian_filter(rgb, sigma=blur), np.float32)
     return CardPatch(
         ndimage.gaussian_filter(grey, config.grey_blur).astype(np.float32), lab, aspect
     )

@@ -362,6 +362,27 @@ def test_record_and_hex_round_trip():
     assert error.value.code == "bad_hash"
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lab_of_reference_colours_in_either_precision(dtype: type) -> None:
+    """Published CIE Lab (D65) values; (5, 5, 5) lies on the linear parts of both curves."""
+    colours = [[255, 255, 255], [255, 0, 0], [0, 0, 0], [5, 5, 5]]
+    want = [[100, 0, 0], [53.24, 80.09, 67.20], [0, 0, 0], [1.37, 0, 0]]
+    lab = rgb_to_lab(np.array(colours, np.float32), dtype)
+    assert lab.dtype == dtype
+    np.testing.assert_allclose(lab, want, atol=0.05)
+
+
+def test_float32_lab_of_a_card_is_the_float64_lab_rounded() -> None:
+    """A rendered card, blurred as ``verify.patch_of`` blurs it: float32 within 1e-3 of float64
+    everywhere (card colour differences are judged against 9 delta E)."""
+    from scipy import ndimage
+
+    card = ndimage.gaussian_filter(render_card(Card()).astype(np.float32), (2.5, 2.5, 0))
+    np.testing.assert_allclose(
+        rgb_to_lab(card, np.float32), rgb_to_lab(card).astype(np.float32), rtol=0, atol=1e-3
+    )
+
+
 def test_lab_conversion_and_signature_basics():
     np.testing.assert_allclose(rgb_to_lab([255, 255, 255]), [100, 0, 0], atol=0.01)
     np.testing.assert_allclose(rgb_to_lab([255, 0, 0]), [53.24, 80.09, 67.20], atol=0.05)
