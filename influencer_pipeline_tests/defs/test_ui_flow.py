@@ -229,11 +229,16 @@ def _pictures_in_markdown(page, key: str) -> int:
     show = row.get_by_text("Show Markdown")
     if show.count():
         show.first.click()
-        page.wait_for_timeout(1500)
         scope = page.locator(".bp5-dialog").first
+        scope.wait_for(state="visible")
     else:
         scope = row
     images = scope.locator("img")
+    deadline = time.monotonic() + 30  # a slow machine may still be loading them
+    while not all(images.nth(i).evaluate("e => e.complete") for i in range(images.count())):
+        if time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
     return sum(images.nth(i).evaluate("e => e.naturalWidth") > 0 for i in range(images.count()))
 
 
