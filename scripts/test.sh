@@ -37,4 +37,5 @@ fi
 # CI's mirror), the audit says so loudly and the tests go on.
 AUDIT_UNREACHABLE="${AUDIT_UNREACHABLE:-warn}" ./scripts/audit_dependencies.sh
 mkdir -p test-output
-.venv/bin/python -m pytest "$@"
+# the slowest tests, for keeping the suite short
+.venv/bin/python -m pytest --durations=30 "$@"
