@@ -111,6 +111,13 @@ class DagsterServer:
                 return error["message"] + "".join(error.get("stack") or [])
         return None
 
+    def skip_community_dialog(self) -> bool:
+        """Record the "Join the Dagster community" dialog as seen, as its Skip button does.
+
+        On a fresh instance it opens over every page on localhost, at any moment of the first
+        load, and covers every click; once recorded on the server it never opens."""
+        return self.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
+
     def stop_sensors(self) -> dict[str, str]:
         """Switch every sensor of this code location off, as its toggle in the UI does; return
         each sensor's status afterwards."""

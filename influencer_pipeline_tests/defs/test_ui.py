@@ -305,9 +305,7 @@ def _lineage_url(ui: UiSession) -> str:
 def test_screenshot_of_the_asset_graph(
     materialized: UiSession, chromium: browser.Chromium, tmp_path: Path
 ) -> None:
-    # The "Join the Dagster community" dialog opens over every page on localhost until it is
-    # dismissed; its Skip button records that on the server with this mutation.
-    assert materialized.server.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
+    assert materialized.server.skip_community_dialog()
     url = _lineage_url(materialized)
     started = time.monotonic()
     net_log = tmp_path / "net_log.json"
