@@ -25,16 +25,14 @@ footage under another hook and other captions), shots in another order or of oth
    moves it: the default demo's second cut, its shots in reverse order, looked like a trim at
    both ends), and at most ``max_uncovered_frames`` judged frames of one of the two lie outside
    the overlap (a trim cuts one copy; two ads sharing a product shot each have their own footage
-   beside it). Once so many judged frames of A failed that ``min_coverage`` is out of reach, the
-   rest are not compared (the verdict cannot change; the counts are those seen): most candidate
-   pairs are not re-uploads, and this made ``duplicate_groups`` 15-30 % faster with the same
-   groups on four demo lakes.
+   beside it). Most candidate pairs are not re-uploads: an alignment whose frames hardly match
+   by hashes is not verified (``reupload_screen``), and once ``min_coverage`` is out of reach
+   the rest of A's frames are not compared (the verdict cannot change).
 
-Evidence kept for the analyst: matched and judged frames, the offset, the median scale and shift
-of the feature fits (scale 1, shift 0: the same framing), and the median number of agreeing
-features. Measured on shared/real_ads: the 7 labelled groups match at 88-100 % of their frames
-(one frame each missed in 3 pairs, never two in a row); v52 / v54 match 12 of 16 frames with the
-4-frame hook unmatched in a row (gap 4 s): apart.
+Evidence kept: matched and judged frames, the offset, the median scale, shift and agreeing
+features of the fits (scale 1, shift 0: the same framing). On shared/real_ads the 7 labelled
+groups match at 88-100 % of their frames (never two misses in a row); v52 / v54 match 12 of 16
+frames with the 4-frame hook unmatched in a row (gap 4 s): apart.
 """
 
 from __future__ import annotations
@@ -55,6 +53,7 @@ from influencer_pipeline.media.local_match import (
 )
 from influencer_pipeline.media.phash import hamming_matrix
 from influencer_pipeline.media.placement import centred_distances
+from influencer_pipeline.media.reupload_screen import worth_verifying
 
 FeatureSource = Callable[[], list[FrameFeatures] | None]
 Distances = tuple[np.ndarray, np.ndarray]  # cheap_distances: whole-frame and placement bits
@@ -70,6 +69,7 @@ class ReuploadConfig:
     max_offset_s: float = 30.0
     top_offsets: int = 3
     min_cheap_support: int = 2  # frames of A with a cheap match at an offset worth verifying
+    min_cheap_coverage: float = 0.35  # ...and this share of A's overlap (reupload_screen)
     min_specific_frames: int = 2  # matched frames that fit the offset better than any other time
     max_differing: float = 0.03  # an overlay with at most this share of other colours is "same"
     min_identical_frames: int = 2  # matched frames that are the same picture, not the same set
@@ -480,18 +480,21 @@ def compare_videos(x: VideoPrint, y: VideoPrint, config: ReuploadConfig) -> Pair
     swapped = (y.span, len(y)) < (x.span, len(x))
     a, b = (y, x) if swapped else (x, y)
     judge = _Judge(a, b, cheap_distances(a, b), config)
-    offsets = _top_offsets(a, b, judge.cheap, config, judge.distance)
-    if not offsets:
-        return NO_MATCH
+    nominated = _top_offsets(a, b, judge.cheap, config, judge.distance)
+    offsets, share = worth_verifying(
+        nominated,
+        judge.cheap,
+        (a.times, b.times),
+        (a.centre != 0).any(axis=1),
+        tolerance_s=config.offset_tolerance_s,
+        min_share=config.min_cheap_coverage,
+    )
+    if not offsets:  # no feature is read (reupload_screen)
+        need = f"{config.min_cheap_coverage:.0%} needed to compare features"
+        reason = f"{share:.0%} of frames match by their hashes ({need})"
+        return PairMatch(False, reason=reason) if nominated else NO_MATCH
 
-    def rank(match: PairMatch) -> tuple:
-        return (match.is_duplicate, match.matched_frames, -abs(match.rate - 1.0))
-
-    best: PairMatch | None = None
-    for rate, offset in offsets:  # best supported first: it wins ties
-        result = _evaluate(judge, rate, offset, config)
-        if best is None or rank(result) > rank(best):
-            best = result
-    if best is None:
-        return NO_MATCH
+    results = [_evaluate(judge, rate, offset, config) for rate, offset in offsets]
+    # max keeps the first of equals: the best supported alignment wins ties
+    best = max(results, key=lambda m: (m.is_duplicate, m.matched_frames, -abs(m.rate - 1.0)))
     return PairMatch(**{**best.__dict__, "swapped": swapped})
