@@ -8,6 +8,7 @@ Commands (from the repository root; figures, not tests):
     .venv/bin/python benchmarks/speed.py --videos 8 --work /tmp/speed8   # quick check, ~16 files
     .venv/bin/python benchmarks/speed.py --reuse            # re-print; run only what is missing
     .venv/bin/python benchmarks/speed.py --skip-naive       # only the pipeline (A)
+    .venv/bin/python benchmarks/speed.py --videos 150 --abba   # A, B, B, A (twice the time)
 
 The set: ``influencer_tools.demo`` at 540x960, 6-10 s per video (film strips and framed
 photos of other people, side characters, outro cards, re-uploads), seed 1013 and the people and
@@ -28,6 +29,9 @@ B. the straightforward approach (``straightforward.py``, in a child process meas
    identity clustering; faceless videos each their own influencer. Quality: the same
    evaluation (``evaluate_assignments``); also B's faces under A's re-upload and outro rules
    (``naive.naive_assignments``), so that "all" compares like with like.
+
+``--abba`` then runs B and A once more (A, B, B, A) and prints each pair's B/A and both pooled:
+a slow spell of a few minutes (a shared host) then lands on both sides instead of one.
 
 Prints one table: per stage and end to end s/video for A and B and the speed-up (B/A), peak
 memory (GiB), BCubed F of face videos and of all videos; ``--json OUT`` writes every figure.
@@ -146,9 +150,9 @@ def make_set(work: Path, n_videos: int) -> DemoSet:
 # ---------------------------------------------------------------- A: the pipeline, defaults
 
 
-def run_pipeline(demo: DemoSet, work: Path, videos: int) -> dict[str, Any]:
+def run_pipeline(demo: DemoSet, work: Path, videos: int, name: str = "a") -> dict[str, Any]:
     """A: ``influencer-pipeline run --input SHEET --lake LAKE`` and nothing else."""
-    folder = work / "a"
+    folder = work / name
     shutil.rmtree(folder, ignore_errors=True)
     _say(f"\n== A. influencer-pipeline run --input {demo.sheet} (defaults; fresh lake)")
     watch = CpuWatch()
@@ -181,9 +185,11 @@ def run_pipeline(demo: DemoSet, work: Path, videos: int) -> dict[str, Any]:
 # ------------------------------------------------------- B: the straightforward approach
 
 
-def run_straightforward(demo: DemoSet, work: Path, embedder: str, videos: int) -> dict[str, Any]:
+def run_straightforward(
+    demo: DemoSet, work: Path, embedder: str, videos: int, name: str = "b"
+) -> dict[str, Any]:
     """B: ``straightforward.py`` in a child process, measured from outside."""
-    folder = work / "b"
+    folder = work / name
     shutil.rmtree(folder, ignore_errors=True)
     command = [sys.executable, str(HERE / "straightforward.py"), "--sheet", str(demo.sheet)]
     command += ["--out", str(folder), "--embedder", embedder]
@@ -346,6 +352,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-naive", action="store_true", help="leave B out")
     parser.add_argument("--reuse", action="store_true", help="take A's/B's results already in WORK")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--abba",
+        action="store_true",
+        help="then B and A once more (A, B, B, A): a slow spell of the machine lands on both",
+    )
     args = parser.parse_args(argv)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -385,6 +396,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for s, x, y in stage_rows(a, b, videos)
     ]
     print_table(a, b, hybrid, videos)
+    if args.abba and a.get("returncode") == 0 and b.get("returncode") == 0:
+        results["abba"] = abba(demo, work, embedder, videos, first=(a, b))
     load = os.getloadavg()
     results["load_end"] = load
     _say(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -392,6 +405,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.json.write_text(json.dumps(results, indent=2, default=str))
         _say(f"figures written to {args.json}")
     return results
+
+
+def abba(
+    demo: DemoSet, work: Path, embedder: str, videos: int, *, first: tuple[dict, dict]
+) -> dict[str, Any]:
+    """B and A once more after the ``first`` A and B (folders ``b2``, ``a2``); each pair's B/A
+    and both pooled (the sum of B's walls over the sum of A's)."""
+    a, b = first
+    b2 = run_straightforward(demo, work, embedder, videos, name="b2")
+    a2 = run_pipeline(demo, work, videos, name="a2")
+    walls = [(a["wall_s"], b["wall_s"]), (a2.get("wall_s"), b2.get("wall_s"))]
+    if a2.get("returncode") != 0 or b2.get("returncode") != 0:
+        return {"a2": a2, "b2": b2}
+    ratios = [wb / wa for wa, wb in walls]
+    pooled = sum(wb for _, wb in walls) / sum(wa for wa, _ in walls)
+    _say(
+        f"\n== A, B, B, A: s/video A {walls[0][0] / videos:.3f} / {walls[1][0] / videos:.3f}, "
+        f"B {walls[0][1] / videos:.3f} / {walls[1][1] / videos:.3f}; B/A "
+        f"{ratios[0]:.2f}x / {ratios[1]:.2f}x, pooled {pooled:.2f}x; peak RSS of A's second "
+        f"run {a2['peak_rss_mib'] / GIB:.2f} GiB"
+    )
+    return {"a2": a2, "b2": b2, "ratios": ratios, "pooled": pooled}
 
 
 def _default_embedder() -> str:
