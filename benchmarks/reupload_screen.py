@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +32,6 @@ from influencer_pipeline.media.dedup_prints import (  # noqa: E402
     lake_frame_images,
     video_prints,
 )
-from influencer_pipeline.media.reupload_screen import worth_verifying  # noqa: E402
 
 Inputs = tuple[pd.DataFrame, pd.DataFrame, ImageSource | None]
 
@@ -47,23 +45,10 @@ def shares(inputs: Inputs) -> list[tuple[bool, float]]:
         v for v in sorted(files.loc[files["status"] == "ok", "video_id"]) if v in prints_by_video
     ]
     prints = [prints_by_video[v] for v in ids]
-    config = dedup.DedupConfig(reupload=unscreened)
     out = []
-    for u, v in sorted(dedup._candidates(prints, config)):
-        x, y = prints[u], prints[v]
-        a, b = (y, x) if (y.span, len(y)) < (x.span, len(x)) else (x, y)
-        distances = match.cheap_distances(a, b)
-        cheap = match.cheap_matches(a, b, unscreened, distances)
-        nominated = match._top_offsets(a, b, cheap, unscreened, np.minimum(*distances))
-        _, best = worth_verifying(
-            nominated,
-            cheap,
-            (a.times, b.times),
-            (a.centre != 0).any(axis=1),
-            tolerance_s=unscreened.offset_tolerance_s,
-            min_share=0.0,
-        )
-        out.append((match.compare_videos(x, y, unscreened).is_duplicate, best))
+    for u, v in sorted(dedup._candidates(prints, dedup.DedupConfig(reupload=unscreened))):
+        verdict = match.compare_videos(prints[u], prints[v], unscreened)
+        out.append((verdict.is_duplicate, verdict.cheap_share))
     return out
 
 

@@ -415,9 +415,9 @@ def abba(
     a, b = first
     b2 = run_straightforward(demo, work, embedder, videos, name="b2")
     a2 = run_pipeline(demo, work, videos, name="a2")
-    walls = [(a["wall_s"], b["wall_s"]), (a2.get("wall_s"), b2.get("wall_s"))]
     if a2.get("returncode") != 0 or b2.get("returncode") != 0:
         return {"a2": a2, "b2": b2}
+    walls = [(a["wall_s"], b["wall_s"]), (a2["wall_s"], b2["wall_s"])]
     ratios = [wb / wa for wa, wb in walls]
     pooled = sum(wb for _, wb in walls) / sum(wa for wa, _ in walls)
     _say(

@@ -130,6 +130,7 @@ class PairMatch:
     longest_gap_s: float = 0.0
     reason: str = ""
     swapped: bool = False  # True when A (the shorter) is the second argument
+    cheap_share: float = 0.0  # best share of A's frames matching by hashes (reupload_screen)
 
 
 NO_MATCH = PairMatch(False, reason="no frame of one video matches the other")
@@ -481,20 +482,16 @@ def compare_videos(x: VideoPrint, y: VideoPrint, config: ReuploadConfig) -> Pair
     a, b = (y, x) if swapped else (x, y)
     judge = _Judge(a, b, cheap_distances(a, b), config)
     nominated = _top_offsets(a, b, judge.cheap, config, judge.distance)
+    tolerance_s, min_share = config.offset_tolerance_s, config.min_cheap_coverage
     offsets, share = worth_verifying(
-        nominated,
-        judge.cheap,
-        (a.times, b.times),
-        (a.centre != 0).any(axis=1),
-        tolerance_s=config.offset_tolerance_s,
-        min_share=config.min_cheap_coverage,
+        a, b, judge.cheap, nominated, tolerance_s=tolerance_s, min_share=min_share
     )
     if not offsets:  # no feature is read (reupload_screen)
-        need = f"{config.min_cheap_coverage:.0%} needed to compare features"
+        need = f"{min_share:.0%} needed to compare features"
         reason = f"{share:.0%} of frames match by their hashes ({need})"
-        return PairMatch(False, reason=reason) if nominated else NO_MATCH
+        return PairMatch(False, reason=reason, cheap_share=share) if nominated else NO_MATCH
 
     results = [_evaluate(judge, rate, offset, config) for rate, offset in offsets]
     # max keeps the first of equals: the best supported alignment wins ties
     best = max(results, key=lambda m: (m.is_duplicate, m.matched_frames, -abs(m.rate - 1.0)))
-    return PairMatch(**{**best.__dict__, "swapped": swapped})
+    return PairMatch(**{**best.__dict__, "swapped": swapped, "cheap_share": share})

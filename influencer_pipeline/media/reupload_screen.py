@@ -19,6 +19,8 @@ pairs); the development demo's 185 other nominated pairs 0.0-1.0, 116 of them un
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 
@@ -43,20 +45,27 @@ def cheap_coverage(
     return float(hit.sum() / counted.sum()) if counted.any() else 0.0
 
 
+class _Timeline(Protocol):
+    times: np.ndarray  # seconds of the usable frames
+    centre: np.ndarray  # (frames, squares) placement hashes, 0 = none
+
+
 def worth_verifying(
-    nominated: list[tuple[float, float]],
+    a: _Timeline,
+    b: _Timeline,
     cheap: np.ndarray,
-    times: tuple[np.ndarray, np.ndarray],
-    hashed_a: np.ndarray,
+    nominated: list[tuple[float, float]],
     *,
     tolerance_s: float,
     min_share: float,
 ) -> tuple[list[tuple[float, float]], float]:
-    """The ``nominated`` alignments whose cheap share reaches ``min_share`` (in their order), and
-    the best share of all of them (0 when none was nominated)."""
+    """The ``nominated`` alignments of A (the shorter video) on B whose cheap share reaches
+    ``min_share`` (in their order), and the best share of all of them (0 when none was
+    nominated). ``cheap``: ``cheap_matches(a, b)``."""
+    hashed_a = (a.centre != 0).any(axis=1)  # a frame with at least one usable placement hash
     shares = [
-        cheap_coverage(cheap, hashed_a, *times, alignment=a, tolerance_s=tolerance_s)
-        for a in nominated
+        cheap_coverage(cheap, hashed_a, a.times, b.times, alignment=n, tolerance_s=tolerance_s)
+        for n in nominated
     ]
-    kept = [a for a, share in zip(nominated, shares, strict=True) if share >= min_share]
+    kept = [n for n, share in zip(nominated, shares, strict=True) if share >= min_share]
     return kept, max(shares, default=0.0)

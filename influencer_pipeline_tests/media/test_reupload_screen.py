@@ -41,11 +41,14 @@ def test_frames_without_a_usable_hash_count_only_when_they_match() -> None:
 def test_worth_verifying_keeps_the_nominated_order_and_reports_the_best_share() -> None:
     cheap = _diagonal([0, 1, 2, 3, 4, 5])
     cheap[np.arange(8), np.arange(8) + 2] = True  # every frame 0-7 also matches B two seconds on
+    centre = np.zeros((10, N_HASHES), np.uint64)
+    centre[:, 0] = 1  # every frame has a usable placement hash
+    video = VideoPrint(TIMES, centre[:, 0].copy(), centre[:, 0].copy(), centre)
     kept, best = worth_verifying(
-        [(1.0, 0.0), (1.0, 2.0), (1.0, 5.0)],
+        video,
+        video,
         cheap,
-        (TIMES, TIMES),
-        np.ones(10, bool),
+        [(1.0, 0.0), (1.0, 2.0), (1.0, 5.0)],
         tolerance_s=0.75,
         min_share=0.5,
     )
@@ -87,6 +90,7 @@ def test_a_pair_sharing_two_frames_is_rejected_without_reading_features() -> Non
     match = compare_videos(a, b, ReuploadConfig())
     assert not match.is_duplicate
     assert "match by their hashes" in match.reason
+    assert match.cheap_share == pytest.approx(2 / 12)
     assert features.calls == 0
     # without the screen the same pair is verified frame by frame (and still apart)
     unscreened = compare_videos(a, b, ReuploadConfig(min_cheap_coverage=0.0))
