@@ -10,9 +10,10 @@ libraries and models:
   starts (an MP4 carries it in its sample table); no JPEG, no hashes, no blank test.
 - detection (``detect_all``): MTCNN on exactly the frames the pipeline searches for faces
   (body and outro, not blank), all videos' frames together in full batches.
-- embedding (``embed_all``): the dlib 5-point alignment and 128-d descriptor of exactly the faces
-  the pipeline embeds (those past the hard gates: MTCNN score >= 0.90 and height >= 24 px), with
-  nothing else (no quality measures, no thumbnails).
+- embedding (``embed_all``): ``faces.embedders.embed_images`` (for dlib: the 5-point alignment
+  and the 128-d descriptor, in the runtime and with the mirror averaging the pipeline uses) of
+  every face past the hard gates (MTCNN score >= 0.90 and height >= 24 px), all videos' faces in
+  one call, with nothing else (no quality measures, no thumbnails).
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import dlib
 import numpy as np
 
-from influencer_pipeline.faces.dlib_descriptor import dlib_rectangle
+from influencer_pipeline.faces.embedders import embed_images
 from influencer_pipeline.faces.quality import MIN_DET_SCORE, MIN_HEIGHT_PX
 
 
@@ -116,8 +116,7 @@ def detect_all(
 def embed_all(
     embedder: object, videos: list[FloorFrames], detections: list[list[list[object]]]
 ) -> tuple[int, float]:
-    """(faces embedded, seconds) for the dlib descriptor of every face past the hard gates."""
-    predictor, descriptor = embedder._shape_predictor, embedder._descriptor
+    """(faces embedded, seconds) for the embedder's vectors of every face past the hard gates."""
     jobs = []
     for video, per_frame in zip(videos, detections, strict=True):
         images = [f for f, s in zip(video.frames, video.searched, strict=True) if s]
@@ -126,11 +125,5 @@ def embed_all(
             if faces:
                 jobs.append((image, faces))
     started = time.perf_counter()
-    count = 0
-    for image, faces in jobs:
-        shapes = dlib.full_object_detections()
-        for face in faces:
-            shapes.append(predictor(image, dlib_rectangle(face.box)))
-        descriptor.compute_face_descriptor(image, shapes, 0, embedder.padding)
-        count += len(faces)
-    return count, time.perf_counter() - started
+    vectors = embed_images(embedder, jobs)
+    return sum(len(v) for v in vectors), time.perf_counter() - started
