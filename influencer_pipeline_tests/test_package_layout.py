@@ -131,8 +131,9 @@ def test_only_the_dagster_wiring_imports_dagster() -> None:
 
 
 TESTS = ROOT / "influencer_pipeline_tests"
-# Test folders beside the package's own: the tools, whole-pipeline runs, shared test helpers.
-TEST_ONLY_FOLDERS = {"tools", "end_to_end", "hostile"}
+# Test folders beside the package's own: the tools, the benchmark scripts, whole-pipeline runs,
+# shared test helpers.
+TEST_ONLY_FOLDERS = {"tools", "benchmarks", "end_to_end", "hostile"}
 
 
 def test_the_tests_mirror_the_package() -> None:
