@@ -11,7 +11,7 @@ Steps of :func:`cluster_identities`:
 2. Candidates: HDBSCAN (the ``hdbscan`` package, ``min_cluster_size=2`` so two-video people are
    clusters, ``min_samples=1``, excess-of-mass selection) on Euclidean distances in the full
    embedding space. For speed the distances are given to HDBSCAN as a sparse graph of each
-   video's ``n_neighbors`` exact nearest neighbours (scikit-learn brute force, BLAS) plus the
+   video's ``n_neighbors`` exact nearest neighbours (``identities.neighbours``, BLAS) plus the
    exact shortest links between the graph's connected components (Borůvka rounds), so the
    graph is connected and its minimum spanning tree is the exact one whenever every MST edge
    joins k-nearest neighbours (measured: identical partitions to HDBSCAN on the full point set,

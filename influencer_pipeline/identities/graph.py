@@ -1,9 +1,10 @@
 """The sparse distance graph HDBSCAN runs on: exact k nearest neighbours, made connected.
 
-Each video is linked to its ``n_neighbors`` exact nearest neighbours (scikit-learn brute force,
-BLAS), and the graph's connected components are joined Borůvka-style by their exact shortest
-links, so the graph is connected and its minimum spanning tree is the exact one whenever every
-MST edge joins k-nearest neighbours (see ``identities.clustering``).
+Each video is linked to its ``n_neighbors`` exact nearest neighbours (``identities.neighbours``:
+blocked float32 products, candidates ranked in float64), and the graph's connected components
+are joined Borůvka-style by their exact shortest links, so the graph is connected and its
+minimum spanning tree is the exact one whenever every MST edge joins k-nearest neighbours (see
+``identities.clustering``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import math
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
-from sklearn.neighbors import NearestNeighbors
+
+from influencer_pipeline.identities.neighbours import exact_neighbours
 
 SELF_DISTANCE = 1e-12  # stored on the graph's diagonal: "distance zero" that sparse storage keeps
 CHUNK_ROWS = 256  # rows per block when searching the nearest point outside a component
@@ -38,6 +40,17 @@ def _nearest_outside(
     return best
 
 
+def _symmetric(n: int, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray) -> sparse.csr_matrix:
+    """CSR graph holding each pair's distance both ways (the larger if given twice).
+
+    Distances are at least ``SELF_DISTANCE``, and the diagonal holds exactly that.
+    """
+    values = np.maximum(np.where(rows == cols, 0.0, dist), SELF_DISTANCE)
+    graph = sparse.csr_matrix((values, (rows, cols)), shape=(n, n))
+    diagonal = sparse.identity(n, format="csr") * SELF_DISTANCE
+    return graph.maximum(graph.T).maximum(diagonal).tocsr()
+
+
 def knn_graph(x: np.ndarray, n_neighbors: int, n_jobs: int = 1) -> sparse.csr_matrix:
     """Symmetric sparse distance graph: exact k nearest neighbours + exact inter-component links.
 
@@ -47,14 +60,8 @@ def knn_graph(x: np.ndarray, n_neighbors: int, n_jobs: int = 1) -> sparse.csr_ma
     """
     n = len(x)
     k = min(n_neighbors, n - 1)
-    search = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=n_jobs)
-    dist, ind = search.fit(x.astype(np.float32)).kneighbors(x.astype(np.float32))
-    rows = np.repeat(np.arange(n), k + 1)
-    values = np.maximum(dist.ravel().astype(np.float64), SELF_DISTANCE)
-    graph = sparse.csr_matrix((values, (rows, ind.ravel())), shape=(n, n))
-    graph = graph.maximum(graph.T).tolil()
-    graph.setdiag(SELF_DISTANCE)
-    graph = graph.tocsr()
+    dist, ind = exact_neighbours(x, k, n_jobs)
+    graph = _symmetric(n, np.repeat(np.arange(n), k + 1), ind.ravel(), dist.ravel())
     while True:
         n_parts, part = csgraph.connected_components(graph, directed=False)
         if n_parts == 1:
