@@ -5,14 +5,17 @@ from __future__ import annotations
 import hdbscan
 import numpy as np
 import pytest
+from hdbscan._hdbscan_linkage import label
 from hdbscan._hdbscan_reachability import sparse_mutual_reachability
 from scipy import sparse
+from scipy.sparse import csgraph
 
 from influencer_pipeline.identities.candidates import hdbscan_labels
 from influencer_pipeline.identities.cluster_config import ClusterConfig
 from influencer_pipeline.identities.graph import knn_graph
 from influencer_pipeline.identities.graph_hdbscan import (
     clusters_from_tree,
+    linkage_from_edges,
     mutual_reachability,
     single_linkage_tree,
 )
@@ -105,3 +108,27 @@ def test_candidates_on_points_equal_hdbscan_on_the_points(method: str) -> None:
     assert len(set(model.labels_.tolist()) - {-1}) > 5
     np.testing.assert_array_equal(labels, model.labels_)
     np.testing.assert_array_equal(probabilities, model.probabilities_)
+
+
+def spanning_tree_edges(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random spanning tree's edges sorted by weight, a third of them tied."""
+    order = rng.permutation(n)
+    parents = order[rng.integers(0, np.arange(1, n))]
+    weights = rng.random(n - 1)
+    weights[: n // 3] = 0.5
+    edges = np.column_stack([order[1:], parents, weights]).astype(np.float64)
+    return edges[np.argsort(edges[:, 2], kind="stable")]
+
+
+@pytest.mark.parametrize("n", [2, 3, 50, 2000])
+def test_linkage_from_edges_is_hdbscans_label(n: int) -> None:
+    edges = spanning_tree_edges(np.random.default_rng(n), n)
+    np.testing.assert_array_equal(linkage_from_edges(edges), label(edges))
+
+
+def test_linkage_from_edges_on_a_minimum_spanning_tree() -> None:
+    reach = mutual_reachability(knn_graph(blobs(6), n_neighbors=8), 2)
+    tree = csgraph.minimum_spanning_tree(reach).tocoo()
+    edges = np.column_stack([tree.row, tree.col, tree.data]).astype(np.float64)
+    edges = edges[np.argsort(edges[:, 2])]
+    np.testing.assert_array_equal(linkage_from_edges(edges), label(edges))

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hdbscan._hdbscan_linkage import label
-from scipy.sparse import csgraph
 
 from influencer_pipeline.identities import neighbours
 from influencer_pipeline.identities.graph import SELF_DISTANCE, knn_graph
-from influencer_pipeline.identities.graph_hdbscan import linkage_from_edges, mutual_reachability
 from influencer_pipeline.identities.neighbours import exact_neighbours
 
 
@@ -88,27 +85,3 @@ def test_knn_graph_holds_every_points_nearest_both_ways() -> None:
     np.testing.assert_allclose(
         dense[rows[off], nearest.ravel()[off]], full[rows[off], nearest.ravel()[off]], atol=1e-12
     )
-
-
-def spanning_tree_edges(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A random spanning tree's edges sorted by weight, a third of them tied."""
-    order = rng.permutation(n)
-    parents = order[rng.integers(0, np.arange(1, n))]
-    weights = rng.random(n - 1)
-    weights[: n // 3] = 0.5
-    edges = np.column_stack([order[1:], parents, weights]).astype(np.float64)
-    return edges[np.argsort(edges[:, 2], kind="stable")]
-
-
-@pytest.mark.parametrize("n", [2, 3, 50, 2000])
-def test_linkage_from_edges_is_hdbscans_label(n: int) -> None:
-    edges = spanning_tree_edges(np.random.default_rng(n), n)
-    np.testing.assert_array_equal(linkage_from_edges(edges), label(edges))
-
-
-def test_linkage_from_edges_on_a_minimum_spanning_tree() -> None:
-    reach = mutual_reachability(knn_graph(data_sets()["unit faces"], n_neighbors=8), 2)
-    tree = csgraph.minimum_spanning_tree(reach).tocoo()
-    edges = np.column_stack([tree.row, tree.col, tree.data]).astype(np.float64)
-    edges = edges[np.argsort(edges[:, 2])]
-    np.testing.assert_array_equal(linkage_from_edges(edges), label(edges))
