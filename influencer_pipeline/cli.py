@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from influencer_pipeline.memory import limit_malloc_arenas, spare_exit_collections
+from influencer_pipeline.memory import limit_malloc_arenas, modules_loading, spare_exit_collections
 from influencer_pipeline.planning import CLI_VIDEOS_PER_RUN
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -75,14 +75,16 @@ def _resources_config(args: argparse.Namespace) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from influencer_pipeline import lifetime
-    from influencer_pipeline.run_config import ConfigFileError
-    from influencer_pipeline.run_pipeline import (
-        PipelineInputError,
-        PipelineRunError,
-        run_pipeline,
-    )
-    from influencer_pipeline.summary import print_summary
+    with modules_loading():  # Dagster and the definitions, ~2.5 s on one core
+        import influencer_pipeline.definitions  # noqa: F401  (the runs load it)
+        from influencer_pipeline import lifetime
+        from influencer_pipeline.run_config import ConfigFileError
+        from influencer_pipeline.run_pipeline import (
+            PipelineInputError,
+            PipelineRunError,
+            run_pipeline,
+        )
+        from influencer_pipeline.summary import print_summary
 
     sheets = [Path(p).expanduser().resolve() for p in args.input]
     missing = [str(p) for p in sheets if not p.is_file()]

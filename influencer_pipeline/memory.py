@@ -12,6 +12,12 @@ CPU): one entry per input shape, and the cascade's candidate batches and the emb
 batches take hundreds of shapes. With the default 1,024 entries the face step of 64 videos grew
 by ~0.7 GiB; with 64 it stays flat (``benchmarks/RESULTS.md``, "Session 12").
 
+``modules_loading`` pauses the cyclic collector while a batch of modules imports (Dagster and the
+definitions as the CLI starts, PyTorch in the frame step's background import) and then freezes
+what is alive: imports add objects faster than the collector's thresholds expect, so it examined
+the whole heap 11 times in a default run (2.2 s on one core, `benchmarks/RESULTS.md`, "Session
+34"); frozen objects are never examined again. Modules live as long as the process anyway.
+
 ``spare_exit_collections`` (the console script, as it ends): the interpreter's shutdown runs the
 cyclic collector over the whole heap several times, ~2 s of one core after a run, only to free
 what the process's exit frees anyway; frozen objects (``gc.freeze``) are not examined.
@@ -23,11 +29,17 @@ import ctypes
 import gc
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
 ONEDNN_CACHE_ENV = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 ONEDNN_CACHE_CAPACITY = 64
+
+_pauses_lock = threading.Lock()
+_pauses = {"open": 0, "was_enabled": True}
 
 
 @cache
@@ -58,6 +70,26 @@ def cap_onednn_primitive_cache(capacity: int = ONEDNN_CACHE_CAPACITY) -> str:
     """Cap oneDNN's primitive cache unless $ONEDNN_PRIMITIVE_CACHE_CAPACITY is set; the value in
     force. oneDNN reads it once, at the process's first convolution: call this before that."""
     return os.environ.setdefault(ONEDNN_CACHE_ENV, str(int(capacity)))
+
+
+@contextmanager
+def modules_loading() -> Iterator[None]:
+    """No cyclic collection while the body imports modules; afterwards every live object is
+    frozen (``gc.freeze``) and the collector resumes as it was. Safe to nest and to use from
+    several threads: the collector resumes when the last one ends."""
+    with _pauses_lock:
+        if _pauses["open"] == 0:
+            _pauses["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _pauses["open"] += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses["open"] -= 1
+            gc.freeze()
+            if _pauses["open"] == 0 and _pauses["was_enabled"]:
+                gc.enable()
 
 
 def spare_exit_collections() -> None:

@@ -60,3 +60,50 @@ def test_the_console_script_spares_its_exit_collections_and_a_caller_keeps_its_c
     ).stdout.splitlines()
     counts = [int(line) for line in out if line.isdigit()]
     assert counts[0] == 0 and counts[1] > 10_000, out
+
+
+def _fresh_python(code: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return done.stdout.split()
+
+
+def test_modules_loading_collects_nothing_then_freezes_what_is_alive() -> None:
+    # a fresh interpreter: freezing objects of the test process would outlive the test
+    out = _fresh_python(
+        "import gc\n"
+        "from influencer_pipeline.memory import modules_loading\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(info['generation']))\n"
+        "frozen = gc.get_freeze_count()\n"
+        "with modules_loading():\n"
+        "    paused = not gc.isenabled()\n"
+        "    import xml.dom.minidom\n"
+        "    cycles = [[] for _ in range(50_000)]\n"  # 70x the first generation's threshold
+        "    for c in cycles: c.append(c)\n"
+        "print(paused, len(runs), gc.isenabled(), gc.get_freeze_count() > frozen + 50_000)\n"
+    )
+    assert out == ["True", "0", "True", "True"]
+
+
+def test_modules_loading_resumes_with_the_last_loader_and_as_the_collector_was() -> None:
+    out = _fresh_python(
+        "import gc, threading\n"
+        "from influencer_pipeline.memory import modules_loading\n"
+        "inner_entered, outer_done = threading.Event(), threading.Event()\n"
+        "def other():\n"
+        "    with modules_loading():\n"
+        "        inner_entered.set(); outer_done.wait()\n"
+        "t = threading.Thread(target=other)\n"
+        "with modules_loading():\n"
+        "    t.start(); inner_entered.wait()\n"
+        "print(gc.isenabled())\n"  # the other thread still loads
+        "outer_done.set(); t.join()\n"
+        "print(gc.isenabled())\n"
+        "gc.disable()\n"
+        "with modules_loading():\n"
+        "    pass\n"
+        "print(gc.isenabled())\n"  # the caller had turned it off: it stays off
+    )
+    assert out == ["False", "True", "False"]

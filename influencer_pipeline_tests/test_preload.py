@@ -33,9 +33,11 @@ def test_the_face_stack_is_imported_in_a_background_thread() -> None:
         "thread = import_in_background(FACE_STACK)\n"
         "assert thread.daemon and thread is not threading.main_thread()\n"
         "thread.join()\n"
-        "print(all(m in sys.modules for m in FACE_STACK), 'torch' in sys.modules)"
+        "import gc\n"  # collections paused while it loaded, its objects frozen after
+        "print(all(m in sys.modules for m in FACE_STACK), 'torch' in sys.modules,\n"
+        "      gc.isenabled(), gc.get_freeze_count() > 100_000)"
     )
-    assert loaded == "True True"
+    assert loaded == "True True True True"
 
 
 def test_a_failing_import_is_left_to_the_step_that_needs_it() -> None:

@@ -11,4 +11,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+# an editable install leaves the project's own modules uncompiled: compile them now, so that a
+# process started with PYTHONDONTWRITEBYTECODE (or -B, as multiprocessing passes it on) does not
+# compile them again each time it starts
+.venv/bin/python -m compileall -q influencer_pipeline influencer_tools > /dev/null
 .venv/bin/python -c 'import torch, torchvision, facenet_pytorch, dlib, hdbscan, av, dagster; print("installed: torch", torch.__version__, "| torchvision", torchvision.__version__, "| dagster", dagster.__version__)'
