@@ -18,6 +18,7 @@ that were in flight are tried again, so only a video that keeps killing its work
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -60,6 +61,15 @@ def video_frames(video_id: str, location: str, sampling: SamplingConfig) -> Vide
     return VideoFrames(table, result.frames_decoded, result.decode_seconds)
 
 
+def one_blas_thread() -> None:
+    """In a worker process: the frame hashes' matrix products on one BLAS thread, since the
+    workers already keep every core busy (an idle BLAS thread spins)."""
+    import numpy  # noqa: F401  (threadpoolctl limits only the libraries already loaded)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _in_worker(video_id: str, location: str, sampling: SamplingConfig) -> VideoFrames:
     try:
         return video_frames(video_id, location, sampling)
@@ -86,7 +96,10 @@ class FrameWorkers(lifetime.ChildPoolOwner):
         self.sampling = sampling
         self.workers = workers
         self._lock = threading.Lock()
-        self._pool = lifetime.child_process_pool(workers) if processes else None
+        self._pool = self._new_pool() if processes else None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return lifetime.child_process_pool(self.workers, initializer=one_blas_thread)
 
     @property
     def in_processes(self) -> bool:
@@ -105,7 +118,7 @@ class FrameWorkers(lifetime.ChildPoolOwner):
                 with self._lock:  # one new pool for all the videos that were in flight
                     if self._pool is pool:
                         pool.shutdown(wait=False, cancel_futures=True)
-                        self._pool = lifetime.child_process_pool(self.workers)
+                        self._pool = self._new_pool()
         raise FrameWorkerError(
             f"the worker process died {TRIES_WHEN_A_WORKER_DIES} times while sampling this video"
         )

@@ -4,6 +4,8 @@ Hashes are 64-bit values written as 16 lower-case hex digits, exactly as
 ``str(imagehash.phash(...))`` prints them, so a hash read back from the lake compares bit for bit
 with a fresh one.
 ``hamming_matrix`` compares many hashes against many in one vectorized step (``np.bitwise_count``).
+``hash_image`` shrinks the frame with ``media.resample`` (Pillow's LANCZOS bytes, faster) and
+hands ``imagehash`` images already at its size, which Pillow then leaves as they are.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import numpy as np
 from PIL import Image
 
 from influencer_pipeline.errors import InputError
+from influencer_pipeline.media.resample import resize
 
 HASH_HEX_DIGITS = 16  # 64-bit hashes (imagehash hash_size=8)
+PHASH_SIDE = 32  # imagehash.phash's image: hash_size 8 x highfreq_factor 4
+DHASH_SIZE = (9, 8)  # imagehash.dhash's image: (hash_size + 1) x hash_size
 
 
 class HashFormatError(InputError):
@@ -58,8 +63,10 @@ def check_rgb(rgb: object) -> np.ndarray:
 def hash_image(rgb: np.ndarray) -> tuple[str, str]:
     """Return the (phash, dhash) of an H x W x 3 uint8 RGB image as 16-hex-digit strings."""
     check_rgb(rgb)
-    grey = Image.fromarray(np.ascontiguousarray(rgb)).convert("L")  # what both would convert to
-    return str(imagehash.phash(grey)), str(imagehash.dhash(grey))
+    grey = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))  # as both would
+    small = Image.fromarray(resize(grey, (PHASH_SIDE, PHASH_SIDE), "lanczos"))
+    tiny = Image.fromarray(resize(grey, DHASH_SIZE, "lanczos"))
+    return str(imagehash.phash(small)), str(imagehash.dhash(tiny))
 
 
 def hex_to_int(value: str) -> int:

@@ -89,3 +89,17 @@ def test_processes_only_for_enough_videos_and_workers() -> None:
         FrameWorkers(SAMPLING, workers=1, processes=True)
     with FrameWorkers(SAMPLING, workers=1, processes=False) as workers:
         assert not workers.in_processes
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_worker_processes_run_the_blas_on_one_thread_also_after_a_restart() -> None:
+    with FrameWorkers(SAMPLING, workers=2, processes=True) as workers:
+        first = workers._pool.submit(_blas_threads).result(timeout=120)
+        assert first and set(first) == {1}, first  # numpy's BLAS is loaded, on one thread
+        with workers._new_pool() as replacement:  # as a pool started after a worker died
+            assert replacement.submit(_blas_threads).result(timeout=120) == first
