@@ -64,8 +64,8 @@ def hash_image(rgb: np.ndarray) -> tuple[str, str]:
     """Return the (phash, dhash) of an H x W x 3 uint8 RGB image as 16-hex-digit strings."""
     check_rgb(rgb)
     grey = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))  # as both would
-    small = Image.fromarray(resize(grey, (PHASH_SIDE, PHASH_SIDE), "lanczos"))
-    tiny = Image.fromarray(resize(grey, DHASH_SIZE, "lanczos"))
+    small = Image.fromarray(resize(grey, (PHASH_SIDE, PHASH_SIDE)))
+    tiny = Image.fromarray(resize(grey, DHASH_SIZE))
     return str(imagehash.phash(small)), str(imagehash.dhash(tiny))
 
 

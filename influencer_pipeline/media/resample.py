@@ -19,14 +19,12 @@ workers run the BLAS on one thread (``frame_workers.one_blas_thread``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Literal
 
 import numpy as np
 from PIL import Image
 
-Method = Literal["lanczos"]
+LANCZOS_SUPPORT = 3.0
 PRECISION_BITS = 22  # Pillow's fixed point for 8-bit images: 32 bits - 8 - 2 of headroom
 _HALF = float(1 << (PRECISION_BITS - 1))
 _SCALE_DOWN = 1.0 / (1 << PRECISION_BITS)  # a power of two: exact
@@ -43,24 +41,19 @@ def _lanczos(x: float) -> float:
     return _sinc(x) * _sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
 
 
-PILLOW = {"lanczos": Image.Resampling.LANCZOS}
-FILTERS: dict[str, tuple[Callable[[float], float], float]] = {"lanczos": (_lanczos, 3.0)}
-
-
 @lru_cache(maxsize=64)
-def _weights(in_size: int, out_size: int, method: Method) -> np.ndarray:
+def _weights(in_size: int, out_size: int) -> np.ndarray:
     """``in_size`` x ``out_size`` float64 matrix of Pillow's fixed-point weights (integers)."""
-    kernel, support = FILTERS[method]
     scale = in_size / out_size
     filterscale = max(scale, 1.0)
-    support = support * filterscale
+    support = LANCZOS_SUPPORT * filterscale
     ss = 1.0 / filterscale
     matrix = np.zeros((in_size, out_size), dtype=np.float64)
     for xx in range(out_size):
         center = (xx + 0.5) * scale
         xmin = max(int(center - support + 0.5), 0)  # C's cast: toward zero, then the clamp
         xmax = min(int(center + support + 0.5), in_size) - xmin
-        taps = [kernel((x + xmin - center + 0.5) * ss) for x in range(xmax)]
+        taps = [_lanczos((x + xmin - center + 0.5) * ss) for x in range(xmax)]
         total = 0.0
         for w in taps:  # summed in order, as Pillow does
             total += w
@@ -88,39 +81,32 @@ def rows_first(in_w: int, in_h: int, width: int, height: int) -> bool:
     return not 2 * (in_w - width) < in_h - height
 
 
-def _along_rows(values: np.ndarray, width: int, method: Method) -> np.ndarray:
-    if values.shape[2] == width:
+def _along_rows(values: np.ndarray, width: int) -> np.ndarray:
+    if values.shape[1] == width:
         return values
-    return _to_bytes(values @ _weights(values.shape[2], width, method))
+    return _to_bytes(values @ _weights(values.shape[1], width))
 
 
-def _along_columns(values: np.ndarray, height: int, method: Method) -> np.ndarray:
-    if values.shape[1] == height:
+def _along_columns(values: np.ndarray, height: int) -> np.ndarray:
+    if values.shape[0] == height:
         return values
-    return _to_bytes(np.matmul(_weights(values.shape[1], height, method).T, values))
+    return _to_bytes(_weights(values.shape[0], height).T @ values)
 
 
-def resize(image: np.ndarray, size: tuple[int, int], method: Method) -> np.ndarray:
-    """``image`` (H x W uint8, or H x W x C) resized to ``size`` = (width, height) as Pillow's
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (H x W uint8) resized to ``size`` = (width, height) as Pillow's
     ``Image.resize(size, LANCZOS)`` resizes it: the same uint8 values (by Pillow itself
     where it enlarges a side)."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
-        raise ValueError(
-            f"expected a non-empty H x W (x C) uint8 image, got {image.dtype} {image.shape}"
-        )
+    if image.dtype != np.uint8 or image.ndim != 2 or image.size == 0:
+        raise ValueError(f"expected a non-empty H x W uint8 image, got {image.dtype} {image.shape}")
     width, height = int(size[0]), int(size[1])
     if width < 1 or height < 1:
         raise ValueError(f"expected a positive size, got {size}")
     if width > image.shape[1] or height > image.shape[0]:  # enlarging: left to Pillow itself
-        return np.asarray(Image.fromarray(image).resize((width, height), PILLOW[method]))
-    planes = image[None] if image.ndim == 2 else np.moveaxis(image, 2, 0)  # C x H x W
-    values = planes.astype(np.float64)
-    in_h, in_w = values.shape[1:]
-    if rows_first(in_w, in_h, width, height):
-        values = _along_rows(values, width, method)
-        values = _along_columns(values, height, method)
+        return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+    values = image.astype(np.float64)
+    if rows_first(image.shape[1], image.shape[0], width, height):
+        values = _along_columns(_along_rows(values, width), height)
     else:
-        values = _along_columns(values, height, method)
-        values = _along_rows(values, width, method)
-    out = values.astype(np.uint8)
-    return out[0] if image.ndim == 2 else np.ascontiguousarray(np.moveaxis(out, 0, 2))
+        values = _along_rows(_along_columns(values, height), width)
+    return values.astype(np.uint8)
